@@ -1,0 +1,152 @@
+"""One blueprint shape for every entity kind: list, create, read, update, delete, enable, disable.
+
+Layer: api, over the store (`gateway.store`). Each successful write rebuilds the in-memory
+catalog, which announces list_changed to MCP clients. Authorization: reads need "read", writes
+need "write" (see `forge.api.guard`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from quart import Blueprint, current_app, g
+from quart_schema import operation_id, tag, validate_querystring, validate_request, validate_response
+
+from forge.api.guard import require
+from forge.api.schemas import DeleteQuery, ErrorBody, ListQuery
+
+
+@dataclass(frozen=True)
+class EntityApi:
+    """How one kind is exposed: its models and how a validated payload becomes store values."""
+
+    kind: str
+    create_model: type
+    update_model: type
+    out_model: type
+    page_model: type
+    to_values: Callable[[Any, dict], dict]
+    after_write: Callable | None = None  # async (gateway, before, after) after a successful write
+
+
+def _gateway():
+    return current_app.config["FORGE_GATEWAY"]
+
+
+def entity_blueprint(api: EntityApi) -> Blueprint:
+    kind = api.kind
+    blueprint = Blueprint(kind, __name__, url_prefix=f"/{kind}")
+    tagged = tag([kind])
+    not_found = validate_response(ErrorBody, 404)
+
+    def named(name: str):
+        return operation_id(f"{name}_{kind}")
+
+    async def written(before: dict | None, after: dict | None):
+        gateway = _gateway()
+        await gateway.reload_catalog()
+        if api.after_write is not None:
+            await api.after_write(gateway, before, after)
+
+    @blueprint.get("")
+    @tagged
+    @named("list")
+    @validate_querystring(ListQuery)
+    @validate_response(api.page_model)
+    async def list_entities(query_args: ListQuery):
+        await require("read", kind)
+        filters = {name: getattr(query_args, name) for name in ("enabled", "gateway_id")}
+        filters = {name: value for name, value in filters.items() if value is not None}
+        if kind == "servers":
+            filters.pop("gateway_id", None)
+        items, total = await _gateway().store.list(
+            kind, offset=query_args.offset, limit=query_args.limit, filters=filters, search=query_args.search
+        )
+        return {"items": items, "total": total, "offset": query_args.offset, "limit": query_args.limit}
+
+    @blueprint.post("")
+    @tagged
+    @named("create")
+    @validate_request(api.create_model)
+    @validate_response(api.out_model, 201)
+    @validate_response(ErrorBody, 409)
+    async def create_entity(data):
+        await require("write", kind)
+        created = await _gateway().store.create(kind, api.to_values(data, {}))
+        await written(None, created)
+        return created, 201
+
+    @blueprint.get("/<entity_id>")
+    @tagged
+    @named("get")
+    @validate_response(api.out_model)
+    @not_found
+    async def get_entity(entity_id: str):
+        await require("read", kind)
+        return await _gateway().store.get(kind, entity_id)
+
+    async def update(entity_id: str, data):
+        await require("write", kind)
+        store = _gateway().store
+        before = await store.get(kind, entity_id)
+        after = await store.update(kind, entity_id, api.to_values(data, before))
+        await written(before, after)
+        return after
+
+    @blueprint.put("/<entity_id>")
+    @tagged
+    @named("replace")
+    @validate_request(api.update_model)
+    @validate_response(api.out_model)
+    @not_found
+    async def put_entity(entity_id: str, data):
+        """Update the fields given; the others keep their values (ContextForge's PUT semantics)."""
+        return await update(entity_id, data)
+
+    @blueprint.patch("/<entity_id>")
+    @tagged
+    @named("update")
+    @validate_request(api.update_model)
+    @validate_response(api.out_model)
+    @not_found
+    async def patch_entity(entity_id: str, data):
+        return await update(entity_id, data)
+
+    @blueprint.delete("/<entity_id>")
+    @tagged
+    @named("delete")
+    @validate_querystring(DeleteQuery)
+    @validate_response(ErrorBody, 409)
+    @not_found
+    async def delete_entity(entity_id: str, query_args: DeleteQuery):
+        await require("write", kind)
+        store = _gateway().store
+        before = await store.get(kind, entity_id)
+        await store.delete(kind, entity_id, force=query_args.force)
+        await written(before, None)
+        return "", 204
+
+    for state in ("enable", "disable"):
+        blueprint.add_url_rule(
+            f"/<entity_id>/{state}",
+            f"{state}_entity",
+            _toggle(kind, state == "enable", written, api.out_model),
+            methods=["POST"],
+        )
+    return blueprint
+
+
+def _toggle(kind: str, enabled: bool, written, out_model):
+    async def toggle(entity_id: str):
+        await require("write", kind)
+        store = _gateway().store
+        before = await store.get(kind, entity_id)
+        after = await store.update(kind, entity_id, {"enabled": enabled})
+        await written(before, after)
+        return after
+
+    toggle.__name__ = f"{'enable' if enabled else 'disable'}_{kind}"
+    toggle.__doc__ = f"{'Enable' if enabled else 'Disable'} one of the {kind}; MCP clients see the change at once."
+    return tag([kind])(validate_response(ErrorBody, 404)(validate_response(out_model)(toggle)))

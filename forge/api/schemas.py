@@ -1,0 +1,370 @@
+"""Request and response models of the management API (pydantic; quart-schema turns them into
+/openapi.json).
+
+Layer: api. Field names follow ContextForge's payloads (`input_schema`, `template`,
+`argument_schema`, `mime_type`, `content`), and the MCP spellings (`inputSchema`, `mimeType`)
+are accepted too, so either community's curl examples work.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any, Literal
+
+from jsonschema import SchemaError, validators
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from forge.services.prompts import PromptError, check_template
+from forge.services.uri_templates import UriTemplate, UriTemplateError
+
+# MCP's rule for tool names (the conformance suite checks it on every listed tool).
+TOOL_NAME = r"^[A-Za-z0-9_./-]{1,64}$"
+HTTP_METHODS = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+TRANSPORTS = Literal["streamable_http", "sse", "websocket", "stdio"]
+TRANSPORT_SPELLINGS = {"streamablehttp": "streamable_http", "streamable-http": "streamable_http", "http": "streamable_http", "ws": "websocket"}
+
+
+def check_json_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    try:
+        validators.validator_for(schema, default=validators.Draft202012Validator).check_schema(schema)
+    except SchemaError as error:
+        raise ValueError(f"not a valid JSON Schema: {error.message}") from None
+    return schema
+
+
+def check_url_template(url: str | None) -> str | None:
+    if url is None:
+        return None
+    try:
+        UriTemplate(url)
+    except UriTemplateError as error:
+        raise ValueError(str(error)) from None
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return url
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+
+
+class Page(BaseModel):
+    total: int
+    offset: int
+    limit: int
+
+
+class ListQuery(BaseModel):
+    offset: int = Field(0, ge=0)
+    limit: int = Field(50, ge=1, le=1000)
+    search: str | None = Field(None, max_length=255, description="Case-insensitive substring of the name (or URI).")
+    enabled: bool | None = None
+    gateway_id: str | None = None
+
+
+class DeleteQuery(BaseModel):
+    force: bool = Field(False, description="Also take the entity out of the virtual servers holding it.")
+
+
+class ErrorBody(BaseModel):
+    error: dict[str, Any]
+
+
+# --- tools ------------------------------------------------------------------------------------------
+
+
+class ToolFields(Strict):
+    description: str | None = Field(None, max_length=10_000)
+    integration_type: str | None = Field(
+        None, validation_alias=AliasChoices("integration_type", "integrationType"), max_length=32
+    )
+    url: str | None = Field(None, max_length=4096, description="Upstream URL; {name} segments take arguments.")
+    method: HTTP_METHODS | None = Field(None, validation_alias=AliasChoices("method", "request_type", "requestType"))
+    headers: dict[str, str] | None = None
+    input_schema: dict[str, Any] | None = Field(None, validation_alias=AliasChoices("input_schema", "inputSchema"))
+    output_schema: dict[str, Any] | None = Field(
+        None, validation_alias=AliasChoices("output_schema", "outputSchema")
+    )
+    annotations: dict[str, Any] | None = None
+    timeout: float | None = Field(None, gt=0, le=3600)
+    enabled: bool | None = None
+
+    _schemas = field_validator("input_schema", "output_schema")(classmethod(lambda cls, v: check_json_schema(v)))
+    _url = field_validator("url")(classmethod(lambda cls, v: check_url_template(v)))
+
+    @field_validator("integration_type")
+    @classmethod
+    def _upper(cls, value):
+        return value.upper() if value else value
+
+
+class ToolCreate(ToolFields):
+    name: str = Field(pattern=TOOL_NAME)
+
+    @model_validator(mode="after")
+    def _rest_needs_url(self):
+        if (self.integration_type or "REST") == "REST" and not self.url:
+            raise ValueError("a REST tool needs a url")
+        return self
+
+
+class ToolUpdate(ToolFields):
+    name: str | None = Field(None, pattern=TOOL_NAME)
+
+
+class ToolOut(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    integration_type: str
+    url: str | None
+    method: str
+    headers: dict[str, str]
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None
+    annotations: dict[str, Any]
+    timeout: float | None
+    enabled: bool
+    gateway_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    metrics: dict[str, Any] | None = None
+
+
+class ToolPage(Page):
+    items: list[ToolOut]
+
+
+# --- resources --------------------------------------------------------------------------------------
+
+
+class ResourceFields(Strict):
+    name: str | None = Field(None, min_length=1, max_length=255)
+    description: str | None = Field(None, max_length=10_000)
+    mime_type: str | None = Field(None, validation_alias=AliasChoices("mime_type", "mimeType"), max_length=255)
+    content: str | None = Field(None, validation_alias=AliasChoices("content", "text"), description="Text content.")
+    blob: str | None = Field(None, description="Binary content, base64.")
+    completions: dict[str, list[str]] | None = None
+    enabled: bool | None = None
+
+    @field_validator("blob")
+    @classmethod
+    def _base64(cls, value):
+        if value is not None:
+            try:
+                base64.b64decode(value, validate=True)
+            except binascii.Error:
+                raise ValueError("must be base64") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_content(self):
+        if self.content is not None and self.blob is not None:
+            raise ValueError("give content (text) or blob (base64), not both")
+        return self
+
+
+def check_resource_uri(uri: str | None) -> str | None:
+    if uri is None:
+        return None
+    if ":" not in uri:
+        raise ValueError("must be an absolute URI with a scheme, e.g. docs://readme")
+    try:
+        UriTemplate(uri)
+    except UriTemplateError as error:
+        raise ValueError(str(error)) from None
+    return uri
+
+
+class ResourceCreate(ResourceFields):
+    uri: str = Field(min_length=1, max_length=1024)
+    _uri = field_validator("uri")(classmethod(lambda cls, v: check_resource_uri(v)))
+
+
+class ResourceUpdate(ResourceFields):
+    uri: str | None = Field(None, min_length=1, max_length=1024)
+    _uri = field_validator("uri")(classmethod(lambda cls, v: check_resource_uri(v)))
+
+
+class ResourceOut(BaseModel):
+    id: str
+    uri: str
+    name: str
+    description: str | None
+    mime_type: str | None
+    text: str | None
+    blob: str | None
+    is_template: bool
+    completions: dict[str, Any]
+    enabled: bool
+    gateway_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ResourcePage(Page):
+    items: list[ResourceOut]
+
+
+# --- prompts ----------------------------------------------------------------------------------------
+
+
+class PromptArgument(Strict):
+    name: str
+    description: str | None = None
+    required: bool = False
+
+
+def arguments_to_schema(arguments: list[PromptArgument]) -> dict[str, Any]:
+    """MCP-style argument lists become the JSON Schema Forge stores."""
+    properties = {a.name: {"type": "string", **({"description": a.description} if a.description else {})} for a in arguments}
+    return {"type": "object", "properties": properties, "required": [a.name for a in arguments if a.required]}
+
+
+class PromptFields(Strict):
+    description: str | None = Field(None, max_length=10_000)
+    template: str | None = Field(None, max_length=1_000_000)
+    argument_schema: dict[str, Any] | None = Field(
+        None, validation_alias=AliasChoices("argument_schema", "argumentSchema")
+    )
+    arguments: list[PromptArgument] | None = Field(None, description="MCP-style arguments; an alternative to argument_schema.")
+    enabled: bool | None = None
+
+    _schema = field_validator("argument_schema")(classmethod(lambda cls, v: check_json_schema(v)))
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value):
+        if value is not None:
+            try:
+                check_template(value)
+            except PromptError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _arguments(self):
+        if self.arguments is not None:
+            if self.argument_schema is not None:
+                raise ValueError("give argument_schema or arguments, not both")
+            self.argument_schema = arguments_to_schema(self.arguments)
+        return self
+
+
+class PromptCreate(PromptFields):
+    name: str = Field(min_length=1, max_length=255)
+    template: str = Field(max_length=1_000_000)
+
+
+class PromptUpdate(PromptFields):
+    name: str | None = Field(None, min_length=1, max_length=255)
+
+
+class PromptOut(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    template: str
+    argument_schema: dict[str, Any]
+    enabled: bool
+    gateway_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PromptPage(Page):
+    items: list[PromptOut]
+
+
+# --- virtual servers --------------------------------------------------------------------------------
+
+
+class ServerFields(Strict):
+    description: str | None = Field(None, max_length=10_000)
+    icon: str | None = Field(None, max_length=4096)
+    tool_ids: list[str] | None = Field(None, validation_alias=AliasChoices("tool_ids", "associated_tools", "tools"))
+    resource_ids: list[str] | None = Field(
+        None, validation_alias=AliasChoices("resource_ids", "associated_resources", "resources")
+    )
+    prompt_ids: list[str] | None = Field(
+        None, validation_alias=AliasChoices("prompt_ids", "associated_prompts", "prompts")
+    )
+    enabled: bool | None = None
+
+
+class ServerCreate(ServerFields):
+    name: str = Field(min_length=1, max_length=255)
+
+
+class ServerUpdate(ServerFields):
+    name: str | None = Field(None, min_length=1, max_length=255)
+
+
+class ServerOut(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    icon: str | None
+    tool_ids: list[str]
+    resource_ids: list[str]
+    prompt_ids: list[str]
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ServerPage(Page):
+    items: list[ServerOut]
+
+
+# --- gateways ---------------------------------------------------------------------------------------
+
+
+class GatewayFields(Strict):
+    description: str | None = Field(None, max_length=10_000)
+    transport: TRANSPORTS | None = None
+    headers: dict[str, str] | None = None
+    enabled: bool | None = None
+
+    @field_validator("transport", mode="before")
+    @classmethod
+    def _transport(cls, value):
+        # ContextForge spells them in upper case ("SSE", "STREAMABLEHTTP").
+        if isinstance(value, str):
+            value = value.lower()
+            return TRANSPORT_SPELLINGS.get(value, value)
+        return value
+
+
+class GatewayCreate(GatewayFields):
+    name: str = Field(min_length=1, max_length=255)
+    url: str = Field(min_length=1, max_length=4096, description="Upstream URL, or the command line for stdio.")
+
+
+class GatewayUpdate(GatewayFields):
+    name: str | None = Field(None, min_length=1, max_length=255)
+    url: str | None = Field(None, min_length=1, max_length=4096)
+
+
+class GatewayOut(BaseModel):
+    id: str
+    name: str
+    url: str
+    transport: str
+    description: str | None
+    headers: dict[str, str]
+    capabilities: dict[str, Any]
+    state: str
+    last_seen: datetime | None
+    last_error: str | None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class GatewayPage(Page):
+    items: list[GatewayOut]

@@ -1,0 +1,114 @@
+"""Liveness, readiness, version, and the seed's curl-friendly `/protocol/*` endpoints.
+
+Layer: api. `/protocol/initialize` answers what an MCP `initialize` would (without opening a
+session: MCP clients use /mcp); `/protocol/ping` answers a ping, bare or as JSON-RPC.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field
+from quart import Blueprint, current_app, request
+from quart_schema import tag, validate_request, validate_response
+
+from forge import __version__
+from forge.api.guard import require
+from forge.mcp.methods.lifecycle import INSTRUCTIONS, capabilities
+from forge.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate
+
+log = logging.getLogger("forge.api")
+blueprint = Blueprint("system", __name__)
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    database: str
+
+
+class Version(BaseModel):
+    app: str
+    version: str
+    protocol_versions: list[str]
+    plugins: list[dict[str, Any]]
+
+
+class InitializeRequest(BaseModel):
+    protocol_version: str = Field(validation_alias=AliasChoices("protocol_version", "protocolVersion"))
+    capabilities: dict[str, Any] = Field(default_factory=dict)
+    client_info: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("client_info", "clientInfo"))
+
+
+class InitializeResult(BaseModel):
+    protocolVersion: str
+    capabilities: dict[str, Any]
+    serverInfo: dict[str, Any]
+    instructions: str
+
+
+@blueprint.get("/health")
+@tag(["system"])
+@validate_response(Health)
+async def health():
+    """Liveness: the process serves requests."""
+    return {"status": "healthy"}
+
+
+@blueprint.get("/ready")
+@tag(["system"])
+@validate_response(Ready)
+@validate_response(Ready, 503)
+async def ready():
+    """Readiness: the database answers."""
+    try:
+        await current_app.config["FORGE_GATEWAY"].store.ping()
+    except Exception as error:
+        log.warning("readiness check failed: %r", error)
+        return {"status": "unavailable", "database": "unreachable"}, 503
+    return {"status": "ready", "database": "ok"}
+
+
+@blueprint.get("/version")
+@tag(["system"])
+@validate_response(Version)
+async def version():
+    from forge.plugins import describe_plugins
+
+    gateway = current_app.config["FORGE_GATEWAY"]
+    return {
+        "app": gateway.settings.app_name,
+        "version": __version__,
+        "protocol_versions": [*MODERN_VERSIONS, *HANDSHAKE_VERSIONS],
+        "plugins": [{"name": p["name"], "version": p["version"]} for p in describe_plugins(gateway.pm)],
+    }
+
+
+@blueprint.post("/protocol/initialize")
+@tag(["protocol"])
+@validate_request(InitializeRequest)
+@validate_response(InitializeResult)
+async def protocol_initialize(data: InitializeRequest):
+    """What `initialize` answers: the negotiated version, capabilities and server info."""
+    await require("mcp", "mcp:all")
+    return {
+        "protocolVersion": negotiate(data.protocol_version),
+        "capabilities": capabilities(),
+        "serverInfo": current_app.config["FORGE_GATEWAY"].engine.server_info,
+        "instructions": INSTRUCTIONS,
+    }
+
+
+@blueprint.post("/protocol/ping")
+@tag(["protocol"])
+async def protocol_ping():
+    """Answer `{}`, or a JSON-RPC response when the body is a JSON-RPC ping."""
+    await require("mcp", "mcp:all")
+    body = await request.get_json(silent=True)
+    if isinstance(body, dict) and body.get("jsonrpc") == "2.0" and "id" in body:
+        return {"jsonrpc": "2.0", "id": body["id"], "result": {}}
+    return {}

@@ -1,0 +1,126 @@
+"""The Gateway: the one object plugins are handed, holding settings, registries and running state.
+
+Layer: kernel. Built by the app factory (`forge.app`), started and stopped with the server. It
+owns the store and cache that plugins provide, the in-memory catalog rebuilt from the store on
+every change, and the MCP engine that transports hand messages to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pluggy
+
+from forge.catalog import Catalog
+from forge.contracts import Transport
+from forge.mcp.engine import McpEngine
+from forge.plugins import PluginError, all_answers, first_answer, flatten
+from forge.registry import answers_by_plugin, unique_registry
+from forge.services.metrics import ToolMetrics
+from forge.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("forge")
+
+
+class Gateway:
+    """Everything a running Forge knows. Plugins receive it as `gateway` in every hook."""
+
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager):
+        self.settings = settings
+        self.pm = pm
+        self.hook = pm.hook
+        self.plugin_settings: dict[str, Any] = {}
+        self.store = None
+        self.cache = None
+        self.catalog = Catalog()
+        self.metrics = ToolMetrics()
+        self.engine = McpEngine(self)
+        self.adapters: dict[str, Any] = {}
+        self.transports: dict[str, Transport] = {}
+        self._catalog_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
+        self.started = False
+
+    # --- building (synchronous, at app creation) ------------------------------------------------
+
+    def configure(self) -> None:
+        """Read plugin settings and fill the registries from the hooks: no I/O happens here."""
+        for section in flatten(self.hook.forge_settings_sections()):
+            try:
+                self.plugin_settings[section.__name__] = load_settings(section)
+            except SettingsError as error:
+                raise SettingsError(f"{section.__name__}: {error}") from None
+        self.store = self._one("forge_store", "an entity store (forge_store)")
+        self.cache = self._one("forge_cache", "a cache (forge_cache)")
+        self.adapters = unique_registry(
+            (
+                (kind.upper(), adapter, plugin)
+                for plugin, answer in answers_by_plugin(self.pm, "forge_tool_adapters", gateway=self)
+                for kind, adapter in answer.items()
+            ),
+            "tool integration type",
+        )
+        transports = [
+            (plugin, transport)
+            for plugin, answer in answers_by_plugin(self.pm, "forge_transports", gateway=self)
+            for transport in flatten([answer])
+        ]
+        self.transports = unique_registry(((t.name, t, p) for p, t in transports), "transport")
+
+    def _one(self, hook_name: str, what: str):
+        answers = answers_by_plugin(self.pm, hook_name, gateway=self)
+        if not answers:
+            raise PluginError(f"no plugin provides {what}; is a default plugin disabled?")
+        return answers[0][1]
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.reload_catalog(announce=False)
+        for adapter in self.adapters.values():
+            await adapter.start()
+        await all_answers(self.hook.forge_startup, gateway=self)
+        self._tasks.append(asyncio.create_task(self.metrics.flush_periodically(self.store)))
+        self.started = True
+        log.info("Forge started: %d tools, %d plugins", len(self.catalog.all.tools), len(self.pm.get_plugins()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.engine.sessions.close_all()
+        for answer in self.hook.forge_shutdown(gateway=self):
+            try:
+                if asyncio.iscoroutine(answer) or isinstance(answer, asyncio.Future):
+                    await answer
+            except Exception:
+                log.exception("a plugin failed during shutdown")
+        for adapter in self.adapters.values():
+            await adapter.aclose()
+        await self.metrics.flush(self.store)
+        await self.store.close()
+        self.started = False
+
+    # --- catalog --------------------------------------------------------------------------------
+
+    async def reload_catalog(self, *, announce: bool = True) -> None:
+        """Rebuild the in-memory catalog from the store and tell MCP sessions what list changed."""
+        async with self._catalog_lock:
+            previous, fresh = self.catalog, Catalog(await self.store.snapshot())
+            self.catalog = fresh
+        if announce:
+            await self.engine.announce_list_changes(fresh.changed_lists(previous))
+
+    async def resource_updated(self, uri: str) -> None:
+        """A resource's content changed: forget its cached reads and notify its subscribers."""
+        await self.cache.delete(f"resource:{uri}")
+        await self.engine.announce_resource_updated(uri)
+
+    # --- convenience for plugins ----------------------------------------------------------------
+
+    async def first_answer(self, hook_name: str, **kwargs):
+        return await first_answer(getattr(self.hook, hook_name), gateway=self, **kwargs)

@@ -1,0 +1,307 @@
+"""The hooks a Forge plugin implements: this file is the plugin author's manual.
+
+Layer: kernel contracts. `forge.plugins` builds the plugin manager from these specs; the app factory
+(`forge.app`) calls them. Forge's own defaults (`forge.defaults.*`) implement them exactly as a
+third-party plugin would, so any of them can be replaced.
+
+Write a plugin as a module or class with functions named after these hooks, marked `@hookimpl`:
+
+    from forge.hookspecs import hookimpl
+
+    @hookimpl
+    def forge_tool_adapters(gateway):
+        return {"ECHO": EchoAdapter()}
+
+and announce it in the `forge.plugins` entry-point group of your distribution. Hooks are plain
+`def`s (pluggy is synchronous). Where a hook says it "may be async", return a coroutine or any
+awaitable and the kernel awaits it; never rely on pluggy's `firstresult` for async answers.
+Keep registration cheap: no network or disk work until `forge_startup`.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "forge"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- Lifecycle -------------------------------------------------------------------------------------
+
+
+@hookspec
+def forge_settings_sections():
+    """Contribute a settings section, read from the environment and `.env` like the kernel's.
+
+    Parameters: none; settings are read before the gateway exists.
+    Returns: a pydantic-settings `BaseSettings` subclass (give it an `env_prefix`), or None. Forge
+    instantiates it at start (a bad value stops start-up with one readable line) and stores the
+    instance in `gateway.plugin_settings[<class name>]`.
+    Call semantics: all results are collected, in call order.
+    May be async: no.
+    Default plugin: none in the kernel; plugins with their own knobs implement it.
+    """
+
+
+@hookspec
+def forge_startup(gateway):
+    """Start what the plugin needs once the store and cache are open: pools, tasks, connections.
+
+    Parameters: `gateway`, the `forge.gateway.Gateway` being started.
+    Returns: None, or an awaitable the kernel awaits before serving requests.
+    Call semantics: all results are collected, in call order (newest registered plugin first).
+    May be async: yes.
+    Default plugin: none; the kernel's defaults start in the gateway itself (tool adapters'
+    `start()`, the store's `open()`).
+    """
+
+
+@hookspec
+def forge_shutdown(gateway):
+    """Release what `forge_startup` opened; called once when the server stops.
+
+    Parameters: `gateway`, the `forge.gateway.Gateway` being stopped.
+    Returns: None, or an awaitable the kernel awaits; an exception is logged, not raised, so
+    every plugin gets its turn.
+    Call semantics: all results are collected, in call order.
+    May be async: yes.
+    Default plugin: none; tool adapters' `aclose()` and the store's `close()` are called by the
+    gateway after every plugin's shutdown.
+    """
+
+
+@hookspec
+def forge_cli_commands(cli):
+    """Add commands to the `forge` command line.
+
+    Parameters: `cli`, the root `click.Group`; call `cli.add_command(...)` or use `@cli.command()`.
+    Returns: None.
+    Call semantics: all results are collected, in call order.
+    May be async: no.
+    Default plugin: `forge.defaults.cli_commands` (`serve`, `db upgrade`, `plugins`).
+    """
+
+
+# --- Routes and transports -------------------------------------------------------------------------
+
+
+@hookspec
+def forge_blueprints(gateway):
+    """Contribute Quart blueprints: management API routes, pages, anything request/response.
+
+    Parameters: `gateway`, the `forge.gateway.Gateway` being built.
+    Returns: a list of `quart.Blueprint` (decorate views with quart-schema so they reach
+    /openapi.json), or None. A route another blueprint already serves stops start-up.
+    Call semantics: all results are collected, in call order.
+    May be async: no.
+    Default plugin: `forge.defaults.management_api` (/tools, /resources, /prompts, /servers,
+    /gateways, /health, /ready, /version, /protocol/*).
+    """
+
+
+@hookspec
+def forge_transports(gateway):
+    """Contribute the endpoints MCP clients connect to, as plain ASGI handlers.
+
+    These are mounted in front of Quart and bypass its request machinery, so keep them lean:
+    no database read and no pydantic per message; use `gateway.engine` to handle MCP messages and
+    `gateway.authenticate` for credentials.
+    Parameters: `gateway`, the `forge.gateway.Gateway` being built.
+    Returns: a `forge.contracts.Transport` (name plus `AsgiRoute`s), or None. Two transports
+    claiming the same path, or one name, stop start-up with one line naming both.
+    Call semantics: all results are collected, in call order.
+    May be async: no.
+    Default plugin: `forge.defaults.streamable_http` (/mcp, /servers/{server_id}/mcp, /rpc).
+    """
+
+
+@hookspec
+def forge_upstream_connectors(gateway):
+    """Contribute the client side of a transport: how Forge opens an MCP session to an upstream.
+
+    Parameters: `gateway`, the `forge.gateway.Gateway` being built.
+    Returns: a dict mapping a transport name ("streamable_http", "sse", "websocket", "stdio") to an
+    async callable `connect(gateway_record) -> async context manager yielding an MCP client
+    session`, or None. A name claimed twice stops start-up.
+    Call semantics: all results are collected, in call order.
+    May be async: no.
+    Default plugin: none in the kernel; the transport plugins implement it.
+    """
+
+
+# --- Authentication and authorization --------------------------------------------------------------
+
+
+@hookspec
+def forge_authenticate(gateway, credentials):
+    """Decide who is calling from what the request presents.
+
+    Parameters: `gateway`; `credentials`, a `forge.contracts.Credentials` (headers lower-cased,
+    query parameters, client address).
+    Returns: a `forge.contracts.Principal` for valid credentials; None when this plugin does not
+    recognise them (the next plugin is asked). Raise `forge.auth.AuthenticationFailed` for
+    credentials this plugin owns but finds invalid (a wrong password, an expired token).
+    Call semantics: the first non-None result wins, awaited in call order.
+    May be async: yes.
+    Default plugin: `forge.defaults.anonymous_auth` answers an anonymous admin principal when
+    AUTH_REQUIRED=false; `forge_plugins.auth_basic_jwt` checks Basic and Bearer credentials.
+    """
+
+
+@hookspec
+def forge_authorize(gateway, principal, action, target):
+    """Decide whether a principal may do something.
+
+    Parameters: `gateway`; `principal`, a `forge.contracts.Principal`; `action`, a string such as
+    "read", "write", "mcp"; `target`, what is acted on ("tools", "server:<id>", "mcp:all", ...).
+    Returns: True to allow, False to refuse, None to leave it to the next plugin. When every
+    plugin answers None the request is refused.
+    Call semantics: the first non-None result wins, awaited in call order.
+    May be async: yes.
+    Default plugin: `forge.defaults.scope_permissions` (admin may do anything, "read" may read,
+    "server:<id>" may use that server's MCP endpoints).
+    """
+
+
+# --- Store and cache -------------------------------------------------------------------------------
+
+
+@hookspec
+def forge_store(gateway):
+    """Provide the entity store: tools, resources, prompts, virtual servers, gateways, metrics.
+
+    Parameters: `gateway`, with `gateway.settings` read.
+    Returns: an object with the interface of `forge.store.repository.Store` (open/close, CRUD per
+    entity kind, `snapshot()` for the in-memory catalog), or None to leave it to another plugin.
+    Call semantics: the first non-None result wins.
+    May be async: no (open connections in the store's `open()`, which the kernel awaits).
+    Default plugin: `forge.defaults.sql_store` (SQLAlchemy on DATABASE_URL, Alembic migrations).
+    """
+
+
+@hookspec
+def forge_cache(gateway):
+    """Provide the cache used for resource reads and other short-lived values.
+
+    Parameters: `gateway`, with `gateway.settings` read.
+    Returns: an `aiocache.BaseCache` instance (or an object with its async get/set/delete/clear),
+    or None to leave it to another plugin.
+    Call semantics: the first non-None result wins.
+    May be async: no.
+    Default plugin: `forge.defaults.cache` (aiocache memory, or Redis with CACHE_TYPE=redis).
+    """
+
+
+# --- Tool adapters ---------------------------------------------------------------------------------
+
+
+@hookspec
+def forge_tool_adapters(gateway):
+    """Contribute tool adapters: how a tool of a given integration type is invoked.
+
+    Parameters: `gateway`, the `forge.gateway.Gateway` being built.
+    Returns: a dict mapping an integration type (upper case, e.g. "REST") to an object with the
+    `forge.contracts.ToolAdapter` interface, or None. A type claimed twice stops start-up; a tool
+    whose type no adapter claims is refused when it is created.
+    Call semantics: all results are collected, in call order.
+    May be async: no.
+    Default plugin: `forge.defaults.rest_adapter` ("REST").
+    """
+
+
+# --- Invocation ------------------------------------------------------------------------------------
+
+
+@hookspec
+def forge_before_tool_call(gateway, call):
+    """Inspect, rewrite or refuse a tool call before its adapter runs (the guardrail point).
+
+    Parameters: `gateway`; `call`, a `forge.contracts.ToolCall` (name, validated arguments, the
+    stored tool, principal, virtual server id).
+    Returns: None to let the call through unchanged, or a dict of replacement arguments that later
+    plugins and the adapter see. Raise `forge.contracts.InvocationRejected` to refuse the call: the
+    client receives an `isError` result with its message.
+    Call semantics: all results are collected, in call order, each seeing earlier rewrites.
+    May be async: yes.
+    Default plugin: none; with no implementation the kernel skips this step entirely.
+    """
+
+
+@hookspec
+def forge_after_tool_call(gateway, call, result):
+    """Inspect or rewrite a tool's result before it reaches the client.
+
+    Parameters: `gateway`; `call`, the `forge.contracts.ToolCall` as the adapter saw it; `result`,
+    the MCP CallToolResult dict.
+    Returns: None to keep the result, or a replacement CallToolResult dict.
+    Call semantics: all results are collected, in call order, each seeing earlier rewrites.
+    May be async: yes.
+    Default plugin: none; with no implementation the kernel skips this step entirely.
+    """
+
+
+@hookspec
+def forge_before_prompt_render(gateway, prompt, arguments, principal):
+    """Inspect, rewrite or refuse the arguments of a prompts/get before the template renders.
+
+    Parameters: `gateway`; `prompt`, the stored prompt dict; `arguments`, the client's arguments
+    dict; `principal`, the caller.
+    Returns: None, or a dict of replacement arguments. Raise `InvocationRejected` to refuse.
+    Call semantics: all results are collected, in call order, each seeing earlier rewrites.
+    May be async: yes.
+    Default plugin: none.
+    """
+
+
+@hookspec
+def forge_after_prompt_render(gateway, prompt, result, principal):
+    """Inspect or rewrite a rendered prompt (a GetPromptResult dict) before it reaches the client.
+
+    Parameters: `gateway`; `prompt`, the stored prompt dict; `result`, the GetPromptResult dict;
+    `principal`, the caller.
+    Returns: None, or a replacement GetPromptResult dict.
+    Call semantics: all results are collected, in call order, each seeing earlier rewrites.
+    May be async: yes.
+    Default plugin: none.
+    """
+
+
+@hookspec
+def forge_before_resource_read(gateway, uri, principal):
+    """Inspect or refuse a resources/read before the resource is looked up.
+
+    Parameters: `gateway`; `uri`, the requested URI; `principal`, the caller.
+    Returns: None, or a replacement URI string. Raise `InvocationRejected` to refuse.
+    Call semantics: all results are collected, in call order, each seeing earlier rewrites.
+    May be async: yes.
+    Default plugin: none.
+    """
+
+
+@hookspec
+def forge_after_resource_read(gateway, uri, result, principal):
+    """Inspect or rewrite the contents of a resources/read (a ReadResourceResult dict).
+
+    Parameters: `gateway`; `uri`, the URI read; `result`, the ReadResourceResult dict; `principal`.
+    Returns: None, or a replacement ReadResourceResult dict.
+    Call semantics: all results are collected, in call order, each seeing earlier rewrites.
+    May be async: yes.
+    Default plugin: none.
+    """
+
+
+# --- Admin UI --------------------------------------------------------------------------------------
+
+
+@hookspec
+def forge_admin_panels(gateway):
+    """Contribute pages to the admin UI's navigation.
+
+    Parameters: `gateway`, the `forge.gateway.Gateway` being built.
+    Returns: a `forge.contracts.AdminPanel` or a list of them, or None. Panels are shown by
+    `order`, then title; two panels with one id stop start-up.
+    Call semantics: all results are collected, in call order.
+    May be async: no (a panel's `render` is async and runs per request).
+    Default plugin: `forge_plugins.admin_ui` renders them; the kernel contributes none.
+    """

@@ -1,0 +1,114 @@
+"""Plain-ASGI helpers for the MCP hot path: headers, bodies, JSON answers, SSE streams, Origin.
+
+Layer: transports' toolbox, below every HTTP transport (Streamable HTTP, SSE) and above the ASGI
+server. Nothing here knows MCP; it only moves bytes the lean way (orjson, no request objects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from forge.contracts import Credentials
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+]
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def header_map(scope: dict) -> dict[str, str]:
+    """Request headers, names lower-cased (ASGI already does) and values decoded as latin-1."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def credentials(scope: dict, headers: Mapping[str, str]) -> Credentials:
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    client = scope.get("client")
+    return Credentials(headers=headers, query=query, client_address=client[0] if client else None)
+
+
+async def read_body(receive, limit: int) -> bytes:
+    """The whole request body; raises `BodyTooLarge` past `limit` bytes without reading the rest."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError("client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(size)
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def send_bytes(send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = JSON_HEADERS) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(send, status: int, payload, extra_headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    await send_bytes(send, status, orjson.dumps(payload), [*JSON_HEADERS, *extra_headers])
+
+
+def accepts(headers: Mapping[str, str], media_type: str) -> bool:
+    accept = headers.get("accept", "*/*")
+    return media_type in accept or "*/*" in accept
+
+
+def origin_allowed(headers: Mapping[str, str], allowed: Iterable[str]) -> bool:
+    """Browsers send Origin; only loopback origins and the configured ones may call (DNS rebinding)."""
+    origin = headers.get("origin")
+    if origin is None:  # not a browser
+        return True
+    if origin in allowed:
+        return True
+    host = urlsplit(origin).hostname
+    return host is not None and host in LOOPBACK_HOSTS
+
+
+class SseStream:
+    """An open `text/event-stream` response: events out, keep-alive comments, disconnect watch."""
+
+    def __init__(self, send, receive):
+        self._send = send
+        self._receive = receive
+        self.started = False
+        self.disconnected = asyncio.Event()
+
+    async def start(self, status: int = 200, extra_headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+        await self._send({"type": "http.response.start", "status": status, "headers": [*SSE_HEADERS, *extra_headers]})
+        self.started = True
+
+    async def event(self, message, event_id: int | str | None = None) -> None:
+        frame = b"event: message\n"
+        if event_id is not None:
+            frame += b"id: " + str(event_id).encode() + b"\n"
+        frame += b"data: " + orjson.dumps(message) + b"\n\n"
+        await self._send({"type": "http.response.body", "body": frame, "more_body": True})
+
+    async def comment(self, text: str = "ping") -> None:
+        await self._send({"type": "http.response.body", "body": f": {text}\n\n".encode(), "more_body": True})
+
+    async def close(self) -> None:
+        await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def watch_disconnect(self) -> None:
+        """Run as a task: sets `disconnected` when the client goes away."""
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected.set()
+                return

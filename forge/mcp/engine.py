@@ -1,0 +1,165 @@
+"""The MCP engine: takes one JSON-RPC message and a `Connection`, answers one message or none.
+
+Layer: protocol. Transports call `McpEngine.handle`; the method tables in `forge.mcp.methods`
+do the work through the services layer. Both protocol eras are served: a message on a session
+follows the handshake era, a message without one follows the stateless 2026-07-28 revision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from forge.mcp import jsonrpc
+from forge.mcp.context import Connection, RequestContext
+from forge.mcp.envelope import check_modern_request
+from forge.mcp.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, REQUEST_CANCELLED, McpError
+from forge.mcp.methods import CACHEABLE_METHODS, HANDSHAKE_METHODS, MODERN_METHODS
+from forge.mcp.session import SessionRegistry
+from forge.mcp.subscriptions import Subscription, SubscriptionHub
+from forge.mcp.versions import (
+    META_CLIENT_CAPABILITIES,
+    META_LOG_LEVEL,
+    META_PROTOCOL_VERSION,
+    META_SERVER_INFO,
+)
+
+log = logging.getLogger("forge.mcp")
+
+# Methods a handshake-era session may call before `initialize` has been answered.
+BEFORE_INITIALIZE = frozenset({"initialize", "ping"})
+
+
+class McpEngine:
+    """Dispatches MCP messages to method handlers; owns sessions and change subscriptions."""
+
+    def __init__(self, gateway):
+        self.gateway = gateway
+        self.sessions = SessionRegistry()
+        self.subscriptions = SubscriptionHub()
+
+    @property
+    def server_info(self) -> dict:
+        from forge import __version__
+
+        return {"name": self.gateway.settings.app_name, "version": __version__}
+
+    async def handle(self, message: Any, connection: Connection) -> dict | Subscription | None:
+        """Answer one decoded message: a response dict for a request, None for anything else, or a
+        `Subscription` for subscriptions/listen, which the transport streams until the client leaves."""
+        request_id = message.get("id") if isinstance(message, dict) else None
+        try:
+            jsonrpc.check_envelope(message)
+            if jsonrpc.is_notification(message):
+                await self._notification(message, connection)
+                return None
+            if jsonrpc.is_response(message):
+                return None  # answers to server-initiated requests: none are sent yet
+            context = self._context(message, connection)
+            result = await self._dispatch(message["method"], message.get("params") or {}, context)
+            if isinstance(result, Subscription):
+                return result  # a stream the transport writes out (subscriptions/listen)
+            return jsonrpc.result(request_id, result)
+        except McpError as failure:
+            return jsonrpc.error(request_id, failure)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("internal error while handling %s", message.get("method"))
+            return jsonrpc.error(request_id, McpError(INTERNAL_ERROR, "Internal error"))
+
+    # --- per request ----------------------------------------------------------------------------
+
+    def _context(self, message: dict, connection: Connection) -> RequestContext:
+        params = message.get("params") or {}
+        session = connection.session
+        meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
+        if session is None or (not session.initialized and META_PROTOCOL_VERSION in meta):
+            meta = check_modern_request(message["method"], params, connection.routing_headers)
+            return RequestContext(
+                connection=connection,
+                request_id=message["id"],
+                protocol_version=meta[META_PROTOCOL_VERSION],
+                modern=True,
+                meta=meta,
+                client_capabilities=meta[META_CLIENT_CAPABILITIES],
+                log_level=meta.get(META_LOG_LEVEL),
+            )
+        if not session.initialized and message["method"] not in BEFORE_INITIALIZE:
+            raise McpError(INVALID_REQUEST, "Session not initialized: send initialize first")
+        return RequestContext(
+            connection=connection,
+            request_id=message["id"],
+            protocol_version=session.protocol_version,
+            modern=False,
+            meta=meta,
+            client_capabilities=session.client_capabilities,
+            log_level=session.log_level,
+        )
+
+    async def _dispatch(self, method: str, params: dict, context: RequestContext) -> Any:
+        table = MODERN_METHODS if context.modern else HANDSHAKE_METHODS
+        handler = table.get(method)
+        if handler is None:
+            raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}", {"method": method})
+        session = context.session
+        if session is None or context.modern:
+            result = await handler(self.gateway, params, context)
+        else:
+            result = await self._cancellable(session, context.request_id, handler(self.gateway, params, context))
+        if context.modern and isinstance(result, dict):
+            result = self._stamp(method, result)
+        return result
+
+    async def _cancellable(self, session, request_id, work) -> Any:
+        """Run `work` so that `notifications/cancelled` for `request_id` can stop it."""
+        task = asyncio.ensure_future(work)
+        session.in_flight[request_id] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if task.cancelled() and not asyncio.current_task().cancelling():
+                raise McpError(REQUEST_CANCELLED, "Request cancelled") from None
+            raise
+        finally:
+            session.in_flight.pop(request_id, None)
+
+    def _stamp(self, method: str, result: dict) -> dict:
+        """Add what every 2026-07-28 result carries: resultType, serverInfo, cache hints."""
+        result.setdefault("resultType", "complete")
+        result.setdefault("_meta", {})[META_SERVER_INFO] = self.server_info
+        if method in CACHEABLE_METHODS and result["resultType"] == "complete":
+            result.setdefault("ttlMs", 0)
+            result.setdefault("cacheScope", "private")
+        return result
+
+    # --- notifications from the client -----------------------------------------------------------
+
+    async def _notification(self, message: dict, connection: Connection) -> None:
+        session = connection.session
+        params = message.get("params") or {}
+        if session is None:
+            return
+        if message["method"] == "notifications/initialized":
+            session.initialized = True
+        elif message["method"] == "notifications/cancelled":
+            session.cancel(params.get("requestId"))
+
+    # --- notifications to clients ---------------------------------------------------------------
+
+    async def announce_list_changes(self, kinds: set[str]) -> None:
+        """Tell every session and listener that these lists ("tools", "prompts", "resources") changed."""
+        for kind in sorted(kinds):
+            method = f"notifications/{kind}/list_changed"
+            for session in self.sessions:
+                if session.initialized:
+                    session.push(jsonrpc.notification(method))
+            self.subscriptions.publish(kind, method)
+
+    async def announce_resource_updated(self, uri: str) -> None:
+        message = jsonrpc.notification("notifications/resources/updated", {"uri": uri})
+        for session in self.sessions:
+            if uri in session.subscriptions:
+                session.push(message)
+        self.subscriptions.publish_resource(uri)

@@ -1,0 +1,80 @@
+"""`subscriptions/listen` of the 2026-07-28 revision: change notifications on a long-lived stream.
+
+Layer: protocol. The listen handler answers a `Subscription`, an async iterator of notification
+messages that a streaming transport writes out until the client goes away. The hub fans the
+gateway's catalog changes out to every open subscription whose filter asks for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from forge.mcp import jsonrpc
+from forge.mcp.versions import META_SUBSCRIPTION_ID
+
+# The filter fields a client may set, and which catalog kind each follows.
+LIST_FILTERS = {"toolsListChanged": "tools", "promptsListChanged": "prompts", "resourcesListChanged": "resources"}
+QUEUE_LIMIT = 1000  # notifications held for one slow listener before the oldest are dropped
+
+
+class Subscription:
+    """One open listen stream. Iterating yields the acknowledgement, then each matching change."""
+
+    def __init__(self, hub: SubscriptionHub, subscription_id: Any, wanted: Mapping[str, Any]):
+        self.hub = hub
+        self.id = subscription_id
+        self.kinds = {kind for field, kind in LIST_FILTERS.items() if wanted.get(field) is True}
+        uris = wanted.get("resourceSubscriptions") or []
+        self.uris = {uri for uri in uris if isinstance(uri, str)}
+        self.queue: asyncio.Queue = asyncio.Queue(QUEUE_LIMIT)
+        self.honoured = {field: True for field, kind in LIST_FILTERS.items() if kind in self.kinds}
+        if self.uris:
+            self.honoured["resourceSubscriptions"] = sorted(self.uris)
+        self.queue.put_nowait(self._tagged("notifications/subscriptions/acknowledged", {"notifications": self.honoured}))
+
+    def _tagged(self, method: str, params: dict | None = None) -> dict:
+        params = dict(params or {})
+        params["_meta"] = {META_SUBSCRIPTION_ID: self.id}
+        return jsonrpc.notification(method, params)
+
+    def offer(self, message: dict) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+        self.queue.put_nowait(message)
+
+    def close(self) -> None:
+        self.hub.remove(self)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> dict:
+        return await self.queue.get()
+
+
+class SubscriptionHub:
+    def __init__(self):
+        self._open: set[Subscription] = set()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def open(self, subscription_id: Any, wanted: Mapping[str, Any]) -> Subscription:
+        subscription = Subscription(self, subscription_id, wanted)
+        self._open.add(subscription)
+        return subscription
+
+    def remove(self, subscription: Subscription) -> None:
+        self._open.discard(subscription)
+
+    def publish(self, kind: str, method: str) -> None:
+        for subscription in self._open:
+            if kind in subscription.kinds:
+                subscription.offer(subscription._tagged(method))
+
+    def publish_resource(self, uri: str) -> None:
+        for subscription in self._open:
+            if uri in subscription.uris:
+                subscription.offer(subscription._tagged("notifications/resources/updated", {"uri": uri}))

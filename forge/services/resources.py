@@ -1,0 +1,62 @@
+"""Resource reads: static contents, URI templates rendered per read, cached with a TTL.
+
+Layer: services. Called by the MCP engine for resources/read. Reads go through the cache the
+`forge_cache` hook provides; the gateway forgets a URI's cached read when its resource changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import TemplateError
+
+from forge.mcp.jsonrpc import RESOURCE_NOT_FOUND, McpError
+from forge.plugins import has_implementations, rewrite_chain
+from forge.services.prompts import _environment
+
+
+def contents_of(resource: Mapping[str, Any], uri: str, variables: Mapping[str, str] | None = None) -> dict:
+    """One MCP resource contents object; a template's text is rendered with its URI variables."""
+    contents: dict[str, Any] = {"uri": uri}
+    if resource.get("mime_type"):
+        contents["mimeType"] = resource["mime_type"]
+    if resource.get("blob") is not None:
+        contents["blob"] = resource["blob"]
+        return contents
+    text = resource.get("text") or ""
+    if variables is not None:
+        try:
+            text = _environment.from_string(text).render(**variables)
+        except TemplateError as error:
+            raise McpError(-32603, f"resource template {resource['uri']!r} failed to render: {error}") from None
+    contents["text"] = text
+    return contents
+
+
+async def read_resource(gateway, scope, uri: str, principal) -> dict:
+    """A ReadResourceResult dict for `uri` in `scope`; an unknown URI is `RESOURCE_NOT_FOUND`."""
+    hooks = gateway.hook
+    if has_implementations(hooks.forge_before_resource_read):
+        uri = await rewrite_chain(hooks.forge_before_resource_read, "uri", gateway=gateway, uri=uri, principal=principal)
+    cache_key = f"resource:{uri}"
+    result = await gateway.cache.get(cache_key)
+    if result is None:
+        result = _read(scope, uri)
+        await gateway.cache.set(cache_key, result, ttl=gateway.settings.cache_ttl or None)
+    if has_implementations(hooks.forge_after_resource_read):
+        result = await rewrite_chain(
+            hooks.forge_after_resource_read, "result", gateway=gateway, uri=uri, result=result, principal=principal
+        )
+    return result
+
+
+def _read(scope, uri: str) -> dict:
+    resource = scope.resources.get(uri)
+    if resource is not None:
+        return {"contents": [contents_of(resource, uri)]}
+    found = scope.find_template(uri)
+    if found is None:
+        raise McpError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
+    template, variables = found
+    return {"contents": [contents_of(template, uri, variables)]}

@@ -1,0 +1,1 @@
+"""The store layer: SQLAlchemy models, Alembic migrations and the default repository."""

@@ -216,8 +216,8 @@ class Store:
                 metric.calls += counters["calls"]
                 metric.failures += counters["failures"]
                 metric.total_ms += counters["total_ms"]
-                metric.min_ms = min(filter(None.__ne__, (metric.min_ms, counters["min_ms"])))
-                metric.max_ms = max(filter(None.__ne__, (metric.max_ms, counters["max_ms"])))
+                metric.min_ms = min(v for v in (metric.min_ms, counters["min_ms"]) if v is not None)
+                metric.max_ms = max(v for v in (metric.max_ms, counters["max_ms"]) if v is not None)
                 metric.last_called_at = counters["last_called_at"]
 
     async def tool_metrics(self, tool_id: str | None = None) -> list[dict]:

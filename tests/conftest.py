@@ -1,0 +1,179 @@
+"""Shared test fixtures: real Forge gateways on real sockets.
+
+`forge` starts a gateway (Hypercorn, a free loopback port, SQLite in the test's temp folder,
+memory cache, AUTH_REQUIRED=false) in a thread of its own and stops it after the test.
+`start_forge(**settings)` starts more, with other settings or extra plugins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from forge.app import create_app
+from forge.settings import Settings
+
+# Tests never read the developer's .env or environment for Forge's settings.
+for _name in Settings.model_fields:
+    os.environ.pop(_name.upper(), None)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ForgeServer:
+    """A gateway served by Hypercorn on its own event loop, in a background thread."""
+
+    def __init__(self, settings: Settings, plugins=()):
+        self.settings = settings
+        self.app = create_app(settings, plugins=plugins)
+        self.gateway = self.app.gateway
+        self.port = settings.port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._stopping: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = threading.Event()
+        self._failure: BaseException | None = None
+
+    def _run(self):
+        asyncio.set_event_loop(self._loop)
+        self._stopping = asyncio.Event()
+        config = Config()
+        config.bind = [f"127.0.0.1:{self.port}"]
+        config.accesslog = None
+        config.errorlog = None
+        config.graceful_timeout = 2
+
+        async def main():
+            try:
+                await serve(self.app, config, shutdown_trigger=self._stopping.wait)
+            except BaseException as failure:  # reported to the test thread by start()
+                self._failure = failure
+                self._started.set()
+
+        self._loop.run_until_complete(main())
+
+    def start(self) -> ForgeServer:
+        self._thread.start()
+        for _ in range(200):
+            if self._failure is not None:
+                raise RuntimeError(f"Forge failed to start: {self._failure!r}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200 and self.gateway.started:
+                    return self
+            except httpx.HTTPError:
+                pass
+            threading.Event().wait(0.05)
+        raise RuntimeError("Forge did not start within 10 s")
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stopping.set)
+            self._thread.join(15)
+
+    def run(self, coroutine, timeout: float = 30):
+        """Run a coroutine on the gateway's own loop (to touch gateway state safely)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+
+def forge_settings(tmp_path: Path, **overrides) -> Settings:
+    values = {
+        "database_url": f"sqlite:///{tmp_path / 'forge.db'}",
+        "port": free_port(),
+        "auth_required": False,
+        "cache_type": "memory",
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def start_forge(tmp_path) -> Iterator:
+    started: list[ForgeServer] = []
+
+    def start(plugins=(), **overrides) -> ForgeServer:
+        server = ForgeServer(forge_settings(tmp_path, **overrides), plugins=plugins).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+def forge(start_forge) -> ForgeServer:
+    return start_forge()
+
+
+class EchoHandler(BaseHTTPRequestHandler):
+    """A REST upstream for tests: answers what it received, or the status a path names."""
+
+    def _answer(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        if url.path.startswith("/status/"):
+            code = int(url.path.split("/")[2])
+            self._send(code, {"error": f"status {code}"})
+            return
+        if url.path.startswith("/slow/"):
+            time.sleep(float(url.path.split("/")[2]))
+        if url.path == "/text":
+            self._send(200, None, b"plain words", "text/plain")
+            return
+        self._send(200, {
+            "method": self.command,
+            "path": url.path,
+            "query": dict(parse_qsl(url.query)),
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "json": json.loads(body) if body else None,
+        })
+
+    def _send(self, code, payload, raw=None, content_type="application/json"):
+        data = raw if raw is not None else json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def rest_upstream() -> Iterator[str]:
+    """Base URL of a loopback REST echo server (see `EchoHandler`)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def api(forge) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=forge.url, timeout=30) as client:
+        yield client

@@ -23,7 +23,7 @@ class ForgeGroup(click.Group):
             sys.exit(2)
 
 
-def build_cli() -> click.Group:
+def build_cli(extra_plugins=()) -> click.Group:
     @click.group(cls=ForgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
     def cli():
         """Forge, a pluggable MCP gateway."""
@@ -32,7 +32,7 @@ def build_cli() -> click.Group:
         disabled = load_settings().plugins_disabled
     except SettingsError:
         disabled = []  # commands still load; running one reports the bad setting
-    pm = build_plugin_manager(disabled)
+    pm = build_plugin_manager(disabled, extra_plugins)
     pm.hook.forge_cli_commands(cli=cli)
     return cli
 

@@ -14,7 +14,7 @@ from typing import Any
 import pluggy
 
 from forge.catalog import Catalog
-from forge.contracts import Transport
+from forge.contracts import AdminPanel, Transport
 from forge.mcp.engine import McpEngine
 from forge.plugins import PluginError, all_answers, first_answer, flatten
 from forge.registry import answers_by_plugin, unique_registry
@@ -39,6 +39,8 @@ class Gateway:
         self.engine = McpEngine(self)
         self.adapters: dict[str, Any] = {}
         self.transports: dict[str, Transport] = {}
+        self.upstream_connectors: dict[str, Any] = {}
+        self.admin_panels: list[AdminPanel] = []
         self._catalog_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self.started = False
@@ -68,6 +70,23 @@ class Gateway:
             for transport in flatten([answer])
         ]
         self.transports = unique_registry(((t.name, t, p) for p, t in transports), "transport")
+        self.upstream_connectors = unique_registry(
+            (
+                (name, connect, plugin)
+                for plugin, answer in answers_by_plugin(self.pm, "forge_upstream_connectors", gateway=self)
+                for name, connect in answer.items()
+            ),
+            "upstream transport",
+        )
+        panels = unique_registry(
+            (
+                (panel.id, panel, plugin)
+                for plugin, answer in answers_by_plugin(self.pm, "forge_admin_panels", gateway=self)
+                for panel in flatten([answer])
+            ),
+            "admin panel",
+        )
+        self.admin_panels = sorted(panels.values(), key=lambda panel: (panel.order, panel.title))
 
     def _one(self, hook_name: str, what: str):
         answers = answers_by_plugin(self.pm, hook_name, gateway=self)

@@ -83,6 +83,8 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict]:
     distributions = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     described = []
     for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # a blocked (disabled) name
+            continue
         dist = distributions.get(id(plugin))
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
         described.append(

@@ -7,10 +7,11 @@ A bad value stops start-up with one readable line (`SettingsError`), never a tra
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -40,12 +41,12 @@ class Settings(BaseSettings):
     cache_ttl: int = Field(60, ge=0, description="Seconds a cached resource read stays fresh.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     log_format: Literal["json", "text"] = Field("text", description="Log line format.")
-    plugins_disabled: list[str] = Field(
+    plugins_disabled: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Plugin names not to load, comma separated or a JSON list."
     )
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes.")
     tool_timeout: float = Field(30.0, gt=0, description="Seconds a tool adapter waits for an upstream answer.")
-    allowed_origins: list[str] = Field(
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the MCP endpoints from a browser; localhost origins always are.",
     )
@@ -62,14 +63,16 @@ class Settings(BaseSettings):
     # Federation (the federation plugin reads these).
     federation_enabled: bool = Field(True, description="Register upstream MCP servers and peer gateways.")
     federation_discovery: bool = Field(False, description="Discover peers on the local network.")
-    federation_peers: list[str] = Field(default_factory=list, description="Peer gateways to federate at start.")
+    federation_peers: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Peer gateways to federate at start.")
     federation_timeout: float = Field(30.0, gt=0, description="Seconds to wait for an upstream.")
     federation_sync_interval: int = Field(300, ge=1, description="Seconds between catalog syncs.")
 
     @field_validator("plugins_disabled", "allowed_origins", "federation_peers", mode="before")
     @classmethod
     def _comma_separated(cls, value):
-        if isinstance(value, str) and not value.strip().startswith("["):
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 

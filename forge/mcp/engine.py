@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
+from forge.contracts import InvocationRejected
 from forge.mcp import jsonrpc
 from forge.mcp.context import Connection, RequestContext
 from forge.mcp.envelope import check_modern_request
@@ -63,6 +64,8 @@ class McpEngine:
             return jsonrpc.result(request_id, result)
         except McpError as failure:
             return jsonrpc.error(request_id, failure)
+        except InvocationRejected as refusal:  # a guardrail plugin said no (prompts, resources)
+            return jsonrpc.error(request_id, McpError(INVALID_REQUEST, f"Refused: {refusal}"))
         except asyncio.CancelledError:
             raise
         except Exception:

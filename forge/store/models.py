@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, Float, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def new_id() -> str:
@@ -22,17 +23,40 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UtcDateTime(TypeDecorator):
+    """A timezone-aware timestamp, always answered in UTC.
+
+    SQLite has no time zones: it stores the wall-clock text and reads it back naive, so values are
+    converted to UTC before they are written and marked UTC when they are read. PostgreSQL's
+    `timestamptz` keeps the instant and answers in the session's zone, normalised here to UTC.
+    The column type in migrations stays `DateTime(timezone=True)`.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: Forge stores aware datetimes only (see utcnow)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UtcDateTime}
 
 
 class Timestamped:
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
-    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
 
 def _membership(kind: str) -> Table:
@@ -60,7 +84,7 @@ class Gateway(Timestamped, Base):
     headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     capabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(32), default="unknown", nullable=False)
-    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -130,4 +154,4 @@ class ToolMetric(Base):
     total_ms: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
     min_ms: Mapped[float | None] = mapped_column(Float)
     max_ms: Mapped[float | None] = mapped_column(Float)
-    last_called_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_called_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

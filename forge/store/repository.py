@@ -32,15 +32,31 @@ MEMBER_KINDS = ("tools", "resources", "prompts")
 
 
 class StoreError(Exception):
+    """A write or read the store refuses: an HTTP status, a short code, a message and optional details."""
+
     status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, details: Any = None):
+        super().__init__(message)
+        self.details = details
 
 
 class NotFound(StoreError):
     status = 404
+    code = "not_found"
 
 
 class Conflict(StoreError):
     status = 409
+    code = "conflict"
+
+
+class UnknownReference(StoreError):
+    """The payload names entities that do not exist (a virtual server's member ids)."""
+
+    status = 422
+    code = "unknown_reference"
 
 
 def row_to_dict(row: Base) -> dict[str, Any]:
@@ -98,7 +114,7 @@ class Store:
         for name, value in (filters or {}).items():
             query = query.where(getattr(model, name) == value)
         if search:
-            query = query.where(func.lower(key).contains(search.lower()))
+            query = query.where(func.lower(key).contains(search.lower(), autoescape=True))
         async with self.sessions() as session:
             total = await session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await session.scalars(query.order_by(key).offset(offset).limit(limit))
@@ -158,9 +174,11 @@ class Store:
             if kind in MEMBER_KINDS and not force:
                 holders = await self._servers_holding(session, kind, entity_id)
                 if holders:
+                    label = getattr(row, NATURAL_KEYS[kind])
                     raise Conflict(
-                        f"{kind[:-1]} {entity_id!r} belongs to virtual server(s) {', '.join(holders)}; "
-                        "remove it from them first or delete with ?force=true"
+                        f"{kind[:-1]} {label!r} belongs to virtual server(s) {', '.join(map(repr, holders))}; "
+                        "remove it from them first or delete with ?force=true",
+                        {"servers": holders},
                     )
             await session.delete(row)
 
@@ -197,7 +215,8 @@ class Store:
             found = list(await session.scalars(select(model).where(model.id.in_(ids)))) if ids else []
             missing = sorted(set(ids) - {row.id for row in found})
             if missing:
-                raise NotFound(f"unknown {kind[:-1]} id(s): {', '.join(missing)}")
+                field = f"{kind[:-1]}_ids"
+                raise UnknownReference(f"{field} names unknown {kind}: {', '.join(missing)}", {field: missing})
             setattr(server, kind, found)
 
     # --- metrics -------------------------------------------------------------------------------

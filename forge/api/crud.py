@@ -14,6 +14,7 @@ from typing import Any
 from quart import Blueprint, current_app, g
 from quart_schema import operation_id, tag, validate_querystring, validate_request, validate_response
 
+from forge.api.bodies import require_json_object
 from forge.api.guard import require
 from forge.api.schemas import DeleteQuery, ErrorBody, ListQuery
 
@@ -36,13 +37,14 @@ def _gateway():
 
 
 def entity_blueprint(api: EntityApi) -> Blueprint:
-    kind = api.kind
+    kind, one = api.kind, api.kind[:-1]
     blueprint = Blueprint(kind, __name__, url_prefix=f"/{kind}")
+    blueprint.before_request(require_json_object)
     tagged = tag([kind])
     not_found = validate_response(ErrorBody, 404)
-
-    def named(name: str):
-        return operation_id(f"{name}_{kind}")
+    rejected = validate_response(ErrorBody, 422)
+    # quart-schema prefixes operationIds with the method: get_tools, post_tool, get_tool, put_tool...
+    listing, single = operation_id(kind), operation_id(one)
 
     async def written(before: dict | None, after: dict | None):
         gateway = _gateway()
@@ -52,7 +54,7 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
 
     @blueprint.get("")
     @tagged
-    @named("list")
+    @listing
     @validate_querystring(ListQuery)
     @validate_response(api.page_model)
     async def list_entities(query_args: ListQuery):
@@ -68,10 +70,11 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
 
     @blueprint.post("")
     @tagged
-    @named("create")
+    @single
     @validate_request(api.create_model)
     @validate_response(api.out_model, 201)
     @validate_response(ErrorBody, 409)
+    @rejected
     async def create_entity(data):
         await require("write", kind)
         created = await _gateway().store.create(kind, api.to_values(data, {}))
@@ -80,7 +83,7 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
 
     @blueprint.get("/<entity_id>")
     @tagged
-    @named("get")
+    @single
     @validate_response(api.out_model)
     @not_found
     async def get_entity(entity_id: str):
@@ -97,9 +100,11 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
 
     @blueprint.put("/<entity_id>")
     @tagged
-    @named("replace")
+    @single
     @validate_request(api.update_model)
     @validate_response(api.out_model)
+    @validate_response(ErrorBody, 409)
+    @rejected
     @not_found
     async def put_entity(entity_id: str, data):
         """Update the fields given; the others keep their values (ContextForge's PUT semantics)."""
@@ -107,16 +112,18 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
 
     @blueprint.patch("/<entity_id>")
     @tagged
-    @named("update")
+    @single
     @validate_request(api.update_model)
     @validate_response(api.out_model)
+    @validate_response(ErrorBody, 409)
+    @rejected
     @not_found
     async def patch_entity(entity_id: str, data):
         return await update(entity_id, data)
 
     @blueprint.delete("/<entity_id>")
     @tagged
-    @named("delete")
+    @single
     @validate_querystring(DeleteQuery)
     @validate_response(ErrorBody, 409)
     @not_found
@@ -147,6 +154,6 @@ def _toggle(kind: str, enabled: bool, written, out_model):
         await written(before, after)
         return after
 
-    toggle.__name__ = f"{'enable' if enabled else 'disable'}_{kind}"
+    toggle.__name__ = f"{'enable' if enabled else 'disable'}_{kind[:-1]}"  # operationId post_enable_tool
     toggle.__doc__ = f"{'Enable' if enabled else 'Disable'} one of the {kind}; MCP clients see the change at once."
     return tag([kind])(validate_response(ErrorBody, 404)(validate_response(out_model)(toggle)))

@@ -7,17 +7,17 @@ done here; field-level validation lives in `forge.api.schemas`.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from quart import current_app
 
 from forge.api import schemas
 from forge.api.crud import EntityApi
+from forge.api.errors import ApiError, invalid_field
 from forge.services.uri_templates import UriTemplate
-from forge.store.repository import StoreError
 
-
-class UnknownIntegration(StoreError):
-    status = 422
+# The URL schemes an upstream may have, by transport; stdio's "url" is a command line.
+UPSTREAM_SCHEMES = {"streamable_http": ("http", "https"), "sse": ("http", "https"), "websocket": ("ws", "wss")}
 
 
 def _given(data) -> dict[str, Any]:
@@ -31,9 +31,14 @@ def tool_values(data, before: dict) -> dict:
         values["integration_type"] = values.get("integration_type") or "REST"
         adapters = current_app.config["FORGE_GATEWAY"].adapters
         if values["integration_type"] not in adapters:
-            raise UnknownIntegration(
-                f"integration type {values['integration_type']!r} has no adapter; installed: {', '.join(sorted(adapters))}"
+            raise ApiError(
+                422,
+                "unknown_integration_type",
+                f"integration type {values['integration_type']!r} has no adapter; installed: {', '.join(sorted(adapters))}",
             )
+    if values.get("integration_type", before.get("integration_type")) == "REST":
+        if not values.get("url", before.get("url")):
+            raise invalid_field("url", "a REST tool needs a url")
     for key in ("headers", "annotations", "input_schema"):
         if key in values and values[key] is None:
             values[key] = {}
@@ -78,6 +83,11 @@ def gateway_values(data, before: dict) -> dict:
         values.pop("headers", None)
     if values.get("transport") is None:
         values.pop("transport", None)
+    transport = values.get("transport") or before.get("transport") or "streamable_http"
+    url = urlsplit(values.get("url", before.get("url")))
+    schemes = UPSTREAM_SCHEMES.get(transport)
+    if schemes and (url.scheme not in schemes or not url.netloc):
+        raise invalid_field("url", f"a {transport} upstream needs a {' or '.join(s + '://' for s in schemes)} URL")
     return values
 
 

@@ -6,12 +6,27 @@ Layer: api. Registered on the Quart app by the app factory.
 from __future__ import annotations
 
 from pydantic import ValidationError
-from quart import jsonify
+from quart import current_app, jsonify
 from quart_schema import RequestSchemaValidationError
-from werkzeug.exceptions import HTTPException
+from quart_schema.validation import QuerystringValidationError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from forge.auth import AuthenticationFailed, NotAllowed
 from forge.store.repository import StoreError
+
+
+class ApiError(Exception):
+    """An answer the API gives on purpose: an HTTP status, a short code, a message, optional details."""
+
+    def __init__(self, status: int, code: str, message: str, details=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def invalid_field(field: str, message: str) -> ApiError:
+    """A 422 shaped like a schema failure, for checks that need more than the payload itself."""
+    details = [{"field": field, "message": message}]
+    return ApiError(422, "invalid_payload", "the request does not match the schema", details)
 
 
 def error_response(status: int, code: str, message: str, details=None, headers=None):
@@ -29,7 +44,7 @@ def _validation_details(error) -> list | str:
     inner = getattr(error, "validation_error", None)
     if isinstance(inner, ValidationError):
         return [
-            {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
+            {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"].removeprefix("Value error, ")}
             for item in inner.errors(include_url=False, include_context=False, include_input=False)
         ]
     return str(inner or error)
@@ -38,15 +53,22 @@ def _validation_details(error) -> list | str:
 def register_error_handlers(app) -> None:
     @app.errorhandler(RequestSchemaValidationError)
     async def invalid_payload(error):
-        details = _validation_details(error)
-        if isinstance(details, str):  # not JSON at all, or not an object
-            return error_response(400, "invalid_json", f"the request body is not valid JSON: {details}")
-        return error_response(422, "invalid_payload", "the request does not match the schema", details)
+        where = "query string" if isinstance(error, QuerystringValidationError) else "request"
+        code = "invalid_query" if where == "query string" else "invalid_payload"
+        return error_response(422, code, f"the {where} does not match the schema", _validation_details(error))
+
+    @app.errorhandler(ApiError)
+    async def api_error(error: ApiError):
+        return error_response(error.status, error.code, error.message, error.details)
 
     @app.errorhandler(StoreError)
     async def store_error(error: StoreError):
-        code = {404: "not_found", 409: "conflict"}.get(error.status, "invalid")
-        return error_response(error.status, code, str(error))
+        return error_response(error.status, error.code, str(error), error.details)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    async def too_large(error: RequestEntityTooLarge):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return error_response(413, "body_too_large", f"the request body is over MAX_BODY_BYTES ({limit} bytes)")
 
     @app.errorhandler(AuthenticationFailed)
     async def unauthenticated(error: AuthenticationFailed):

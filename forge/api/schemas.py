@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from jsonschema import SchemaError, validators
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,26 +28,51 @@ TRANSPORTS = Literal["streamable_http", "sse", "websocket", "stdio"]
 TRANSPORT_SPELLINGS = {"streamablehttp": "streamable_http", "streamable-http": "streamable_http", "http": "streamable_http", "ws": "websocket"}
 
 
-def check_json_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+def check_object_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A valid JSON Schema describing an object: MCP's tool input/output and prompt arguments are."""
     if schema is None:
         return None
     try:
         validators.validator_for(schema, default=validators.Draft202012Validator).check_schema(schema)
     except SchemaError as error:
         raise ValueError(f"not a valid JSON Schema: {error.message}") from None
+    if schema.get("type", "object") != "object":
+        raise ValueError(f'must describe an object ("type": "object"), not {schema["type"]!r}')
     return schema
+
+
+def check_uri_template(uri: str) -> UriTemplate:
+    """Parse an RFC 6570 template, also refusing braces outside a {expression}, which it would take
+    for literal text."""
+    try:
+        template = UriTemplate(uri)
+    except UriTemplateError as error:
+        raise ValueError(str(error)) from None
+    if re.search(r"[{}]", re.sub(r"\{[^{}]*\}", "", uri)):
+        raise ValueError("has an unmatched '{' or '}'")
+    return template
 
 
 def check_url_template(url: str | None) -> str | None:
     if url is None:
         return None
-    try:
-        UriTemplate(url)
-    except UriTemplateError as error:
-        raise ValueError(str(error)) from None
-    if not url.startswith(("http://", "https://")):
-        raise ValueError("must be an http:// or https:// URL")
+    check_uri_template(url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL with a host")
     return url
+
+
+def not_null(*names: str):
+    """A validator refusing an explicit null for `names`: they may be left out, but every stored
+    entity has a value for them."""
+
+    def check(cls, value):
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
+
+    return field_validator(*names, mode="before")(classmethod(check))
 
 
 class Strict(BaseModel):
@@ -93,8 +120,9 @@ class ToolFields(Strict):
     timeout: float | None = Field(None, gt=0, le=3600)
     enabled: bool | None = None
 
-    _schemas = field_validator("input_schema", "output_schema")(classmethod(lambda cls, v: check_json_schema(v)))
+    _schemas = field_validator("input_schema", "output_schema")(classmethod(lambda cls, v: check_object_schema(v)))
     _url = field_validator("url")(classmethod(lambda cls, v: check_url_template(v)))
+    _not_null = not_null("method", "enabled")
 
     @field_validator("integration_type")
     @classmethod
@@ -103,17 +131,14 @@ class ToolFields(Strict):
 
 
 class ToolCreate(ToolFields):
-    name: str = Field(pattern=TOOL_NAME)
+    """A new tool. A REST tool needs a `url` (checked with the stored values, so updates are too)."""
 
-    @model_validator(mode="after")
-    def _rest_needs_url(self):
-        if (self.integration_type or "REST") == "REST" and not self.url:
-            raise ValueError("a REST tool needs a url")
-        return self
+    name: str = Field(pattern=TOOL_NAME)
 
 
 class ToolUpdate(ToolFields):
     name: str | None = Field(None, pattern=TOOL_NAME)
+    _name = not_null("name")
 
 
 class ToolOut(BaseModel):
@@ -151,6 +176,8 @@ class ResourceFields(Strict):
     completions: dict[str, list[str]] | None = None
     enabled: bool | None = None
 
+    _not_null = not_null("name", "enabled")
+
     @field_validator("blob")
     @classmethod
     def _base64(cls, value):
@@ -173,10 +200,7 @@ def check_resource_uri(uri: str | None) -> str | None:
         return None
     if ":" not in uri:
         raise ValueError("must be an absolute URI with a scheme, e.g. docs://readme")
-    try:
-        UriTemplate(uri)
-    except UriTemplateError as error:
-        raise ValueError(str(error)) from None
+    check_uri_template(uri)
     return uri
 
 
@@ -188,6 +212,7 @@ class ResourceCreate(ResourceFields):
 class ResourceUpdate(ResourceFields):
     uri: str | None = Field(None, min_length=1, max_length=1024)
     _uri = field_validator("uri")(classmethod(lambda cls, v: check_resource_uri(v)))
+    _uri_not_null = not_null("uri")
 
 
 class ResourceOut(BaseModel):
@@ -234,7 +259,8 @@ class PromptFields(Strict):
     arguments: list[PromptArgument] | None = Field(None, description="MCP-style arguments; an alternative to argument_schema.")
     enabled: bool | None = None
 
-    _schema = field_validator("argument_schema")(classmethod(lambda cls, v: check_json_schema(v)))
+    _schema = field_validator("argument_schema")(classmethod(lambda cls, v: check_object_schema(v)))
+    _not_null = not_null("template", "enabled")
 
     @field_validator("template")
     @classmethod
@@ -262,6 +288,7 @@ class PromptCreate(PromptFields):
 
 class PromptUpdate(PromptFields):
     name: str | None = Field(None, min_length=1, max_length=255)
+    _name = not_null("name")
 
 
 class PromptOut(BaseModel):
@@ -295,6 +322,8 @@ class ServerFields(Strict):
     )
     enabled: bool | None = None
 
+    _not_null = not_null("tool_ids", "resource_ids", "prompt_ids", "enabled")
+
 
 class ServerCreate(ServerFields):
     name: str = Field(min_length=1, max_length=255)
@@ -302,6 +331,7 @@ class ServerCreate(ServerFields):
 
 class ServerUpdate(ServerFields):
     name: str | None = Field(None, min_length=1, max_length=255)
+    _name = not_null("name")
 
 
 class ServerOut(BaseModel):
@@ -330,6 +360,8 @@ class GatewayFields(Strict):
     headers: dict[str, str] | None = None
     enabled: bool | None = None
 
+    _not_null = not_null("enabled")
+
     @field_validator("transport", mode="before")
     @classmethod
     def _transport(cls, value):
@@ -348,6 +380,7 @@ class GatewayCreate(GatewayFields):
 class GatewayUpdate(GatewayFields):
     name: str | None = Field(None, min_length=1, max_length=255)
     url: str | None = Field(None, min_length=1, max_length=4096)
+    _names = not_null("name", "url")
 
 
 class GatewayOut(BaseModel):

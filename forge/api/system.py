@@ -9,17 +9,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from quart import Blueprint, current_app, request
 from quart_schema import tag, validate_request, validate_response
 
 from forge import __version__
+from forge.api.bodies import require_json_object
 from forge.api.guard import require
 from forge.mcp.methods.lifecycle import INSTRUCTIONS, capabilities
 from forge.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate
 
 log = logging.getLogger("forge.api")
 blueprint = Blueprint("system", __name__)
+blueprint.before_request(require_json_object)
 
 
 class Health(BaseModel):
@@ -49,6 +51,12 @@ class InitializeResult(BaseModel):
     capabilities: dict[str, Any]
     serverInfo: dict[str, Any]
     instructions: str
+
+
+class Pong(BaseModel):
+    """`{}`, or `{"jsonrpc": "2.0", "id": ..., "result": {}}` answering a JSON-RPC ping."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 @blueprint.get("/health")
@@ -105,6 +113,7 @@ async def protocol_initialize(data: InitializeRequest):
 
 @blueprint.post("/protocol/ping")
 @tag(["protocol"])
+@validate_response(Pong)
 async def protocol_ping():
     """Answer `{}`, or a JSON-RPC response when the body is a JSON-RPC ping."""
     await require("mcp", "mcp:all")

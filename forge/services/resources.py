@@ -39,11 +39,7 @@ async def read_resource(gateway, scope, uri: str, principal) -> dict:
     hooks = gateway.hook
     if has_implementations(hooks.forge_before_resource_read):
         uri = await rewrite_chain(hooks.forge_before_resource_read, "uri", gateway=gateway, uri=uri, principal=principal)
-    cache_key = f"resource:{uri}"
-    result = await gateway.cache.get(cache_key)
-    if result is None:
-        result = _read(scope, uri)
-        await gateway.cache.set(cache_key, result, ttl=gateway.settings.cache_ttl or None)
+    result = await _cached_read(gateway, scope, uri)
     if has_implementations(hooks.forge_after_resource_read):
         result = await rewrite_chain(
             hooks.forge_after_resource_read, "result", gateway=gateway, uri=uri, result=result, principal=principal
@@ -51,12 +47,30 @@ async def read_resource(gateway, scope, uri: str, principal) -> dict:
     return result
 
 
-def _read(scope, uri: str) -> dict:
+async def _cached_read(gateway, scope, uri: str) -> dict:
+    """Find `uri` in `scope` first (a dict lookup), then render it or take the cached rendering.
+
+    The key names the resource's id and version, so a read cached through one endpoint is never
+    served from a scope that lacks the resource, and an edited or disabled resource (a template's
+    every expansion included) is never answered from a stale entry. CACHE_TTL=0 turns caching off.
+    """
+    resource, variables = _find(scope, uri)
+    ttl = gateway.settings.cache_ttl
+    if not ttl:
+        return {"contents": [contents_of(resource, uri, variables)]}
+    cache_key = f"resource:{uri}:{resource.get('id')}:{resource.get('updated_at')}"
+    result = await gateway.cache.get(cache_key)
+    if result is None:
+        result = {"contents": [contents_of(resource, uri, variables)]}
+        await gateway.cache.set(cache_key, result, ttl=ttl)
+    return result
+
+
+def _find(scope, uri: str) -> tuple[Mapping[str, Any], dict[str, str] | None]:
     resource = scope.resources.get(uri)
     if resource is not None:
-        return {"contents": [contents_of(resource, uri)]}
+        return resource, None
     found = scope.find_template(uri)
     if found is None:
         raise McpError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
-    template, variables = found
-    return {"contents": [contents_of(template, uri, variables)]}
+    return found

@@ -37,3 +37,11 @@ async def authorize(gateway, principal: Principal, action: str, target: str) -> 
     )
     if not allowed:
         raise NotAllowed(f"{principal.name!r} may not {action} {target}")
+
+
+async def mcp_principal(gateway, credentials: Credentials, server_id: str | None) -> Principal:
+    """Who may speak MCP on the endpoints of virtual server `server_id` (None: the gateway-wide
+    ones): every transport's admission check. Raises `AuthenticationFailed` or `NotAllowed`."""
+    principal = await authenticate(gateway, credentials)
+    await authorize(gateway, principal, "mcp", f"server:{server_id}" if server_id else "mcp:all")
+    return principal

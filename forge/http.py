@@ -7,6 +7,7 @@ server. Nothing here knows MCP; it only moves bytes the lean way (orjson, no req
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
@@ -99,11 +100,43 @@ class SseStream:
         frame += b"data: " + orjson.dumps(message) + b"\n\n"
         await self._send({"type": "http.response.body", "body": frame, "more_body": True})
 
+    async def text_event(self, name: str, data: str) -> None:
+        """An event whose data is one line of plain text (the legacy SSE transport's `endpoint`)."""
+        frame = f"event: {name}\ndata: {data}\n\n".encode()
+        await self._send({"type": "http.response.body", "body": frame, "more_body": True})
+
     async def comment(self, text: str = "ping") -> None:
         await self._send({"type": "http.response.body", "body": f": {text}\n\n".encode(), "more_body": True})
 
     async def close(self) -> None:
         await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def pump(self, next_message, keepalive: float) -> None:
+        """Write what `next_message()` answers (a message, or an (event id, message) pair) until it
+        answers None or the client leaves; a comment goes out after `keepalive` idle seconds."""
+        watcher = asyncio.create_task(self.watch_disconnect())
+        gone = asyncio.ensure_future(self.disconnected.wait())
+        waiter = None
+        try:
+            while not self.disconnected.is_set():
+                waiter = waiter or asyncio.ensure_future(next_message())
+                await asyncio.wait({waiter, gone}, timeout=keepalive, return_when=asyncio.FIRST_COMPLETED)
+                if waiter.done():
+                    item, waiter = waiter.result(), None
+                    if item is None:
+                        break
+                    event_id, message = item if isinstance(item, tuple) else (None, item)
+                    await self.event(message, event_id)
+                elif not gone.done():
+                    await self.comment()
+        except (ConnectionResetError, OSError):
+            pass
+        finally:
+            for task in (watcher, gone, waiter):
+                if task is not None:
+                    task.cancel()
+            with contextlib.suppress(Exception):
+                await self.close()
 
     async def watch_disconnect(self) -> None:
         """Run as a task: sets `disconnected` when the client goes away."""

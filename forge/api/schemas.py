@@ -12,11 +12,11 @@ import base64
 import binascii
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from jsonschema import SchemaError, validators
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from forge.services.prompts import PromptError, check_template
 from forge.services.uri_templates import UriTemplate, UriTemplateError
@@ -26,6 +26,8 @@ TOOL_NAME = r"^[A-Za-z0-9_./-]{1,64}$"
 HTTP_METHODS = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 TRANSPORTS = Literal["streamable_http", "sse", "websocket", "stdio"]
 TRANSPORT_SPELLINGS = {"streamablehttp": "streamable_http", "streamable-http": "streamable_http", "http": "streamable_http", "ws": "websocket"}
+# Text kept byte for byte (resource content, prompt templates): `Strict` strips every other string.
+Verbatim = Annotated[str, StringConstraints(strip_whitespace=False)]
 
 
 def check_object_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -171,7 +173,9 @@ class ResourceFields(Strict):
     name: str | None = Field(None, min_length=1, max_length=255)
     description: str | None = Field(None, max_length=10_000)
     mime_type: str | None = Field(None, validation_alias=AliasChoices("mime_type", "mimeType"), max_length=255)
-    content: str | None = Field(None, validation_alias=AliasChoices("content", "text"), description="Text content.")
+    content: Verbatim | None = Field(
+        None, validation_alias=AliasChoices("content", "text"), description="Text content."
+    )
     blob: str | None = Field(None, description="Binary content, base64.")
     completions: dict[str, list[str]] | None = None
     enabled: bool | None = None
@@ -252,7 +256,7 @@ def arguments_to_schema(arguments: list[PromptArgument]) -> dict[str, Any]:
 
 class PromptFields(Strict):
     description: str | None = Field(None, max_length=10_000)
-    template: str | None = Field(None, max_length=1_000_000)
+    template: Verbatim | None = Field(None, max_length=1_000_000)
     argument_schema: dict[str, Any] | None = Field(
         None, validation_alias=AliasChoices("argument_schema", "argumentSchema")
     )
@@ -283,7 +287,7 @@ class PromptFields(Strict):
 
 class PromptCreate(PromptFields):
     name: str = Field(min_length=1, max_length=255)
-    template: str = Field(max_length=1_000_000)
+    template: Verbatim = Field(max_length=1_000_000)
 
 
 class PromptUpdate(PromptFields):

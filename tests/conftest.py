@@ -177,3 +177,47 @@ def rest_upstream() -> Iterator[str]:
 def api(forge) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=forge.url, timeout=30) as client:
         yield client
+
+
+# --- PostgreSQL: tests marked `postgres` get a fresh database of their own ------------------------
+
+POSTGRES_URL = os.environ.get("FORGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+async def _postgres_admin(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """FORGE_TEST_POSTGRES_URL, once it answers; every test using it is skipped when it does not."""
+    try:
+        asyncio.run(_postgres_admin("SELECT 1"))
+    except Exception as error:  # refused, timed out, no such role or database: all mean "not here"
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {type(error).__name__}: {error}")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> Iterator[str]:
+    """DATABASE_URL of a new, empty PostgreSQL database with a random name, dropped after the test."""
+    from sqlalchemy.engine import make_url
+
+    name = f"forge_test_{os.urandom(6).hex()}"
+    asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
+    yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    """DATABASE_URL of an empty database: the test runs once on SQLite, once on PostgreSQL."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'forge.db'}"

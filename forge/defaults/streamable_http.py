@@ -22,7 +22,7 @@ from forge.contracts import AsgiRoute, Transport
 from forge.hookspecs import hookimpl
 from forge.mcp import jsonrpc
 from forge.mcp.context import Connection
-from forge.mcp.jsonrpc import INVALID_REQUEST, McpError
+from forge.mcp.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST, McpError
 from forge.mcp.session import Session
 from forge.mcp.subscriptions import Subscription
 from forge.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE, META_PROTOCOL_VERSION, is_modern
@@ -101,6 +101,8 @@ class StreamableHttp:
             if isinstance(message, list):
                 raise McpError(INVALID_REQUEST, "Invalid Request: JSON-RPC batches are not supported")
             jsonrpc.check_envelope(message)
+            if jsonrpc.is_request(message):
+                refuse_duplicated_routing_headers(scope)
         except McpError as failure:
             await http.send_json(send, 400, jsonrpc.error(message_id(body), failure))
             return
@@ -125,12 +127,15 @@ class StreamableHttp:
         if opened is not None and "error" in answer:
             self.engine.sessions.close(opened.id)
             opened = None
+        extra = [(b"mcp-session-id", opened.id.encode())] if opened is not None else []
+        status = self._status(answer, session)
+        if stream is not None and not stream.started and status == 200 and not http.accepts(headers, "application/json"):
+            await stream.start(extra_headers=extra)  # the client reads event streams only
         if stream is not None and stream.started:
             await stream.event(answer)
             await stream.close()
             return
-        extra = [(b"mcp-session-id", opened.id.encode())] if opened is not None else []
-        await http.send_json(send, self._status(answer, session), answer, extra)
+        await http.send_json(send, status, answer, extra)
 
     def _session_for(self, message, headers, principal, server_id) -> tuple[Session | None, Session | None]:
         """(the session serving this message, the one opened for it if it is `initialize`)."""
@@ -266,7 +271,21 @@ def message_id(body: bytes):
         message = jsonrpc.decode(body)
     except McpError:
         return None
-    return message.get("id") if isinstance(message, dict) and isinstance(message.get("id"), str | int) else None
+    if not isinstance(message, dict):
+        return None
+    found = message.get("id")
+    return found if isinstance(found, str | int) and not isinstance(found, bool) else None
+
+
+def refuse_duplicated_routing_headers(scope) -> None:
+    """A routing header sent twice is ambiguous (first-copy and last-copy readers would disagree)."""
+    seen = set()
+    for name, _ in scope["headers"]:
+        name = name.decode("latin-1").lower()
+        if name in ROUTING_HEADERS:
+            if name in seen:
+                raise McpError(HEADER_MISMATCH, f"Header mismatch: the {name} header was sent more than once")
+            seen.add(name)
 
 
 @hookimpl

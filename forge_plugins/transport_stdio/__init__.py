@@ -1,5 +1,17 @@
-"""Forge plugin: the `forge-stdio` bridge for desktop MCP clients, and stdio upstream servers.
+"""Forge plugin: `forge-stdio`, the bridge for MCP clients that only speak stdio.
 
-Installed, it is found through the `forge.plugins` entry point; its commands arrive with the
-transports issue, and until then it contributes no hook.
+A desktop client starts `forge-stdio --url http://host:4444/servers/ID/mcp` (token in FORGE_TOKEN
+or `--token`) as if it were a local MCP server; the bridge relays its messages to a remote Forge
+over Streamable HTTP (`forge_plugins.transport_stdio.bridge`). The same command is `forge stdio`
+and `python -m forge_plugins.transport_stdio`. It serves no endpoint of its own.
 """
+
+from __future__ import annotations
+
+from forge.hookspecs import hookimpl
+from forge_plugins.transport_stdio.cli import stdio_command
+
+
+@hookimpl
+def forge_cli_commands(cli):
+    cli.add_command(stdio_command)

@@ -1,0 +1,102 @@
+"""`forge-stdio` (also `forge stdio` and `python -m forge_plugins.transport_stdio`): the bridge's
+command line, and the process around it: stdin and stdout, logging, signals.
+
+Layer: the outermost, above `forge_plugins.transport_stdio.bridge`. Stdout belongs to the MCP
+client: only JSON-RPC messages are written there, one per line; everything else, logs and stray
+prints included, goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator
+from typing import BinaryIO
+
+import click
+import orjson
+
+from forge_plugins.transport_stdio.bridge import Bridge
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+async def read_lines(stream: BinaryIO) -> AsyncIterator[bytes]:
+    """Lines of `stream`, read by a daemon thread: works for pipes, files and terminals alike, and
+    never keeps the process alive at exit."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except (OSError, ValueError):
+            pass
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="forge-stdio-stdin", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line
+
+
+class MessageWriter:
+    """Writes one JSON-RPC message per line to the client; a client gone away is logged once."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.broken = False
+
+    def __call__(self, message: dict) -> None:
+        if self.broken:
+            return
+        try:
+            self.stream.write(orjson.dumps(message) + b"\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            self.broken = True
+            logging.getLogger("forge.stdio").warning("the client closed its input; answers are dropped")
+
+
+async def bridge(url: str, headers: dict[str, str], retry_seconds: float, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    bridge = Bridge(url, MessageWriter(stdout), headers=headers, retry_seconds=retry_seconds)
+    serving = asyncio.create_task(bridge.serve(read_lines(stdin)))
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, serving.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
+
+
+def parse_header(value: str) -> tuple[str, str]:
+    name, separator, content = value.partition(":")
+    if not separator or not name.strip():
+        raise click.BadParameter(f"{value!r} is not 'Name: value'")
+    return name.strip(), content.strip()
+
+
+@click.command("stdio")
+@click.option("--url", required=True, envvar="FORGE_URL", help="Forge's MCP endpoint, e.g. http://localhost:4444/servers/ID/mcp [env FORGE_URL].")
+@click.option("--token", envvar="FORGE_TOKEN", help="Bearer token for Forge; the variable keeps it out of process lists [env FORGE_TOKEN].")
+@click.option("-H", "--header", "headers", multiple=True, help="Another request header, 'Name: value' (repeatable).")
+@click.option("--retry-seconds", type=float, default=30.0, show_default=True, help="How long to retry while Forge is unreachable.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True, help="Logging on stderr.")
+def stdio_command(url, token, headers, retry_seconds, log_level):
+    """Bridge a stdio MCP client (a desktop app, an IDE) to a remote Forge over Streamable HTTP."""
+    sent = dict(parse_header(value) for value in headers)
+    if token:
+        sent["Authorization"] = f"Bearer {token}"
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not corrupt the protocol stream
+    logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format="forge-stdio %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    asyncio.run(bridge(url, sent, retry_seconds, stdin, stdout))
+
+
+def main() -> None:
+    stdio_command.main(prog_name="forge-stdio")

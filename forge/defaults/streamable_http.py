@@ -33,6 +33,10 @@ MODERN_ERROR_STATUS = {-32700: 400, -32600: 400, -32602: 400, -32020: 400, -3202
 ROUTING_HEADERS = ("mcp-protocol-version", "mcp-method", "mcp-name")
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+HUNG_UP = object()  # the client left before its request was answered
+
+
 class HttpError(Exception):
     """Ends a request with an HTTP status and a JSON-RPC error body (id null)."""
 
@@ -71,7 +75,11 @@ class StreamableHttp:
                 raise HttpError(405, INVALID_REQUEST, "Method not allowed", [(b"allow", allow)])
         except HttpError as failure:
             body = {"jsonrpc": "2.0", "id": None, "error": {"code": failure.code, "message": failure.message}}
-            await http.send_json(send, failure.status, body, failure.headers)
+            extra = failure.headers
+            if scope["method"] in BODY_METHODS:
+                # The request body may be unread: the connection cannot carry another request.
+                extra = [*extra, (b"connection", b"close")]
+            await http.send_json(send, failure.status, body, extra)
 
     async def _principal(self, scope, headers, server_id):
         try:
@@ -117,7 +125,9 @@ class StreamableHttp:
             emit=self._emitter(stream) if stream else None,
             transport="streamable_http",
         )
-        answer = await self.engine.handle(message, connection)
+        answer = await self._answer(message, connection, receive)
+        if answer is HUNG_UP:
+            return
         if answer is None:
             await http.send_bytes(send, 202, b"", [])
             return
@@ -136,6 +146,24 @@ class StreamableHttp:
             await stream.close()
             return
         await http.send_json(send, status, answer, extra)
+
+    async def _answer(self, message, connection: Connection, receive):
+        """The engine's answer, or HUNG_UP. A 2026-07-28 request is cancelled when its client hangs
+        up (that revision cancels over HTTP by closing the request); in the handshake era a
+        disconnect is not a cancellation (`notifications/cancelled` is), so the request runs on."""
+        if connection.session is not None or not jsonrpc.is_request(message):
+            return await self.engine.handle(message, connection)
+        work = asyncio.ensure_future(self.engine.handle(message, connection))
+        hangup = asyncio.ensure_future(wait_for_disconnect(receive))
+        try:
+            await asyncio.wait({work, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hangup.cancel()
+            if not work.done():
+                work.cancel()  # the caller hung up, or this request itself is being cancelled
+        if not work.done() or work.cancelled():
+            return HUNG_UP
+        return work.result()
 
     def _session_for(self, message, headers, principal, server_id) -> tuple[Session | None, Session | None]:
         """(the session serving this message, the one opened for it if it is `initialize`)."""
@@ -271,10 +299,13 @@ def message_id(body: bytes):
         message = jsonrpc.decode(body)
     except McpError:
         return None
-    if not isinstance(message, dict):
-        return None
-    found = message.get("id")
-    return found if isinstance(found, str | int) and not isinstance(found, bool) else None
+    return jsonrpc.readable_id(message)
+
+
+async def wait_for_disconnect(receive) -> None:
+    """Return when the client closes the connection (the request body has been read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def refuse_duplicated_routing_headers(scope) -> None:

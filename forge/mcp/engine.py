@@ -49,7 +49,7 @@ class McpEngine:
     async def handle(self, message: Any, connection: Connection) -> dict | Subscription | None:
         """Answer one decoded message: a response dict for a request, None for anything else, or a
         `Subscription` for subscriptions/listen, which the transport streams until the client leaves."""
-        request_id = message.get("id") if isinstance(message, dict) else None
+        request_id = jsonrpc.readable_id(message)
         try:
             jsonrpc.check_envelope(message)
             if jsonrpc.is_notification(message):
@@ -140,6 +140,7 @@ class McpEngine:
     # --- notifications from the client -----------------------------------------------------------
 
     async def _notification(self, message: dict, connection: Connection) -> None:
+        """Act on a client notification; a malformed one is ignored, as one may not be answered."""
         session = connection.session
         params = message.get("params") or {}
         if session is None:
@@ -147,7 +148,9 @@ class McpEngine:
         if message["method"] == "notifications/initialized":
             session.initialized = True
         elif message["method"] == "notifications/cancelled":
-            session.cancel(params.get("requestId"))
+            request_id = params.get("requestId")
+            if isinstance(request_id, str | int) and not isinstance(request_id, bool):
+                session.cancel(request_id)
 
     # --- notifications to clients ---------------------------------------------------------------
 

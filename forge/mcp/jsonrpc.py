@@ -62,6 +62,12 @@ def is_response(message: dict) -> bool:
     return "method" not in message and ("result" in message or "error" in message)
 
 
+def readable_id(message: Any) -> str | int | None:
+    """The message's id if it is one a response may echo (a string or an integer), else None."""
+    found = message.get("id") if isinstance(message, dict) else None
+    return found if isinstance(found, str | int) and not isinstance(found, bool) else None
+
+
 def check_envelope(message: Any) -> None:
     """Raise `McpError(INVALID_REQUEST)` unless `message` is a well-formed JSON-RPC 2.0 message."""
     if not isinstance(message, dict):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from forge.app import create_app
 from forge.contracts import ANONYMOUS
 from forge.hookspecs import hookimpl
+from forge.mcp import session as session_module
 from forge.mcp.context import Connection
 from forge.mcp.subscriptions import Subscription
 from forge.settings import Settings
@@ -276,3 +278,19 @@ async def test_list_changes_reach_sessions_and_listeners(gateway):
     ]
     subscription.close()
     assert len(gateway.engine.subscriptions) == 0
+
+
+async def test_sessions_left_idle_end_when_another_opens(gateway, monkeypatch):
+    monkeypatch.setattr(session_module, "SWEEP_SECONDS", -1)  # look for idle sessions on every open
+    registry = gateway.engine.sessions
+    idle, busy, streaming, fresh = (registry.open(ANONYMOUS, None) for _ in range(4))
+    long_ago = time.monotonic() - session_module.IDLE_SECONDS - 1
+    for session in (idle, busy, streaming):
+        session.last_used = long_ago
+    busy.in_flight[1] = asyncio.get_running_loop().create_future()
+    streaming.listeners.add(asyncio.Event())
+
+    newest = registry.open(ANONYMOUS, None)
+    assert registry.get(idle.id, ANONYMOUS) is None and idle.closed
+    assert {s.id for s in registry} == {busy.id, streaming.id, fresh.id, newest.id}
+    busy.in_flight[1].cancel()

@@ -414,3 +414,12 @@ def test_the_plain_rpc_endpoint_needs_no_session(wire, tool):
     assert answer.status_code == 200
     assert answer.json()["result"]["isError"] is False
     assert wire.post("/rpc", **modern("tools/list")).json()["result"]["resultType"] == "complete"
+
+
+def test_a_cached_2026_answer_never_leaks_its_stamps_into_the_handshake_era(wire, api):
+    api.post("/resources", json={"uri": "docs://shared", "content": "one text"}).raise_for_status()
+    modern_read = wire.post("/mcp", **modern("resources/read", {"uri": "docs://shared"}, name="docs://shared"))
+    assert modern_read.json()["result"]["resultType"] == "complete"
+    session_id = initialize(wire)
+    result = legacy(wire, session_id, "resources/read", {"uri": "docs://shared"}).json()["result"]
+    assert result == {"contents": [{"uri": "docs://shared", "text": "one text"}]}

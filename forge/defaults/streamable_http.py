@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from forge import http
 from forge.auth import AuthenticationFailed, NotAllowed, authenticate, authorize
@@ -280,6 +281,7 @@ class StreamableHttp:
             await self._pump(stream, next_message)
         finally:
             session.listeners.discard(wake)
+            session.last_used = time.monotonic()  # idle from now, not from when the stream opened
 
     # --- DELETE: end a session --------------------------------------------------------------------
 

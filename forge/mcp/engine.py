@@ -129,9 +129,11 @@ class McpEngine:
             session.in_flight.pop(request_id, None)
 
     def _stamp(self, method: str, result: dict) -> dict:
-        """Add what every 2026-07-28 result carries: resultType, serverInfo, cache hints."""
+        """A copy of `result` with what every 2026-07-28 result carries: resultType, serverInfo,
+        cache hints. A copy, because handlers may answer shared objects (cached resource reads)
+        that a handshake-era client must later see unstamped."""
+        result = {**result, "_meta": {**(result.get("_meta") or {}), META_SERVER_INFO: self.server_info}}
         result.setdefault("resultType", "complete")
-        result.setdefault("_meta", {})[META_SERVER_INFO] = self.server_info
         if method in CACHEABLE_METHODS and result["resultType"] == "complete":
             result.setdefault("ttlMs", 0)
             result.setdefault("cacheScope", "private")

@@ -19,6 +19,12 @@ from typing import Any
 from forge.contracts import Principal
 
 REPLAY_LIMIT = 256  # server-initiated messages kept for resumption, per session
+# A session nobody has used for this long, with no request in flight and no stream open, is ended
+# (its id then answers 404, and the client initializes anew): clients that vanish without a DELETE
+# must not hold memory forever. Idle sessions are looked for when a session opens, at most once a
+# SWEEP_SECONDS, so no timer task is needed.
+IDLE_SECONDS = 1800.0
+SWEEP_SECONDS = 60.0
 
 
 @dataclass
@@ -70,8 +76,10 @@ class Session:
 class SessionRegistry:
     """Open sessions by id. Ids are 128-bit random and bound to the principal that opened them."""
 
-    def __init__(self):
+    def __init__(self, idle_seconds: float = IDLE_SECONDS):
         self._sessions: dict[str, Session] = {}
+        self.idle_seconds = idle_seconds
+        self._swept_at = time.monotonic()
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -80,6 +88,9 @@ class SessionRegistry:
         return iter(list(self._sessions.values()))
 
     def open(self, principal: Principal, server_id: str | None) -> Session:
+        if time.monotonic() - self._swept_at > SWEEP_SECONDS:
+            self._swept_at = time.monotonic()
+            self.expire_idle(self.idle_seconds)
         session = Session(id=secrets.token_hex(16), principal=principal, server_id=server_id)
         self._sessions[session.id] = session
         return session
@@ -103,7 +114,9 @@ class SessionRegistry:
 
     def expire_idle(self, idle_seconds: float) -> int:
         cutoff = time.monotonic() - idle_seconds
-        stale = [sid for sid, s in self._sessions.items() if s.last_used < cutoff and not s.in_flight]
+        stale = [
+            sid for sid, s in self._sessions.items() if s.last_used < cutoff and not s.in_flight and not s.listeners
+        ]
         for session_id in stale:
             self.close(session_id)
         return len(stale)

@@ -1,0 +1,615 @@
+"""Forge's benchmark: one command, one run, every figure measured side by side.
+
+    /work/venv/bin/python bench/run.py [--quick] [--duration S] [--tools N] [--py-spy DIR]
+
+Starts three kinds of process and never asserts a time (the machine may be shared and noisy):
+Forge (`forge serve`, SQLite in a temporary folder, AUTH_REQUIRED=false) pinned to the first
+core; a raw-ASGI echo server under uvicorn (`bench/echo.py`) as the REST tool's upstream, and
+the load generator (`bench/loadgen.py`, a tiny asyncio HTTP/1.1 client), both on the second
+core, so Forge has a core to itself. It prints:
+
+(a) tools/call throughput and p50/p99 latency at concurrency 1 and 32, through Forge's /rpc
+    (plain JSON-RPC) and /mcp (the stateless 2026-07-28 envelope), against the same client
+    calling the echo upstream directly: the direct rows are also the ceiling of the load
+    generator, so a reader sees it is not what limits Forge.
+(b) tools/list with 10, 1,000 and N (10,000) registered tools: the first page (500 tools at
+    most) and a walk of every page. Tools past the first ten are bulk-inserted into the
+    database; five more are then created through the REST API, which brings them live (each
+    API write rebuilds the in-memory catalog), and both costs are reported.
+(c) Forge's resident memory when idle, at start and at each catalog size.
+
+With --py-spy DIR, a flame graph of Forge is recorded during each tools/call run (py-spy on the
+client core, so it perturbs the figures a little). Every loop is bounded by a count and a time; every child process is ended on exit, Ctrl-C or
+error (and by the kernel if this process dies: PR_SET_PDEATHSIG). Only loopback addresses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+FORGE_BIN = Path(sys.executable).with_name("forge")
+PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+MODERN = "2026-07-28"
+ARGUMENTS = {"text": "hello"}
+API_WRITES_PER_STEP = 5
+START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    warmup: float
+    duration: float
+    tools: int
+    max_requests: int = 1_000_000
+    max_walks: int = 1_000
+    profile_dir: Path | None = None
+
+    @property
+    def sizes(self) -> list[int]:
+        return sorted({10, *(n for n in (1_000,) if n < self.tools), self.tools})
+
+
+# --- processes ------------------------------------------------------------------------------------
+
+
+class Children:
+    """The benchmark's child processes: started pinned to a core, always ended."""
+
+    PR_SET_PDEATHSIG = 1
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.running: list[tuple[str, subprocess.Popen]] = []
+        self._libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+    def _setup(self, core: int | None):
+        libc = self._libc
+
+        def setup():  # runs in the child between fork and exec
+            if core is not None:
+                os.sched_setaffinity(0, {core})
+            if libc is not None:
+                libc.prctl(self.PR_SET_PDEATHSIG, signal.SIGTERM)
+
+        return setup
+
+    def start(self, name: str, argv: list[str], core: int | None, env=None, cwd=None) -> subprocess.Popen:
+        log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
+        child = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=self._setup(core), start_new_session=True,
+        )
+        log.close()
+        self.running.append((name, child))
+        return child
+
+    def run(self, argv: list[str], stdin: str, core: int | None, timeout: float) -> str:
+        done = subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, timeout=timeout,
+            preexec_fn=self._setup(core), start_new_session=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv[1]} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.folder / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop_all(self) -> None:
+        for _, child in reversed(self.running):
+            if child.poll() is None:
+                child.terminate()
+        for _, child in reversed(self.running):
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(5)
+        self.running.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(child: subprocess.Popen, port: int, path: str, what: str, children: Children, name: str) -> float:
+    """Seconds until GET `path` answers 200; fails with the child's log when it does not."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < START_TIMEOUT:
+        if child.poll() is not None:
+            raise RuntimeError(f"{what} exited with {child.returncode}:\n{children.log_tail(name)}")
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", path)
+            if connection.getresponse().status == 200:
+                connection.close()
+                return time.perf_counter() - started
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not answer within {START_TIMEOUT:g} s:\n{children.log_tail(name)}")
+
+
+def memory_mib(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process in MiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            values[name] = int(rest.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+# --- the machine ----------------------------------------------------------------------------------
+
+
+def machine_lines(cores: tuple[int | None, int | None], echo_http: str) -> list[str]:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True)
+    forge_core, client_core = cores
+    layout = (
+        f"Forge on core {forge_core}; echo upstream, load generator and this script on core {client_core}"
+        if forge_core is not None else "not pinned (fewer than 2 usable cores)"
+    )
+    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    return [
+        f"machine : {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {model}, "
+        f"load average {load} at start",
+        f"software: Python {platform.python_version()} on {platform.system()} {platform.release()}, "
+        f"Forge {commit.stdout.strip() or '?'}, echo = uvicorn + {echo_http}",
+        f"layout  : {layout}",
+    ]
+
+
+# --- Forge's management API, for registering tools ------------------------------------------------
+
+
+class Api:
+    """Forge's management API over a fresh connection per request (Hypercorn drops idle ones)."""
+
+    def __init__(self, port: int):
+        self.port = port
+
+    def post(self, path: str, payload: dict) -> tuple[int, dict]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        try:
+            connection.request("POST", path, json.dumps(payload), {"content-type": "application/json"})
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        return response.status, json.loads(body) if body else {}
+
+    def create_tool(self, tool: dict) -> float:
+        """Create a tool; answer the seconds it took."""
+        started = time.perf_counter()
+        status, body = self.post("/tools", tool)
+        elapsed = time.perf_counter() - started
+        if status != 201:
+            raise RuntimeError(f"POST /tools answered {status}: {body}")
+        return elapsed
+
+
+def filler_tool(number: int, echo_url: str) -> dict:
+    return {
+        "name": f"bench_tool_{number:05d}",
+        "description": f"Benchmark filler tool number {number}: echoes its arguments.",
+        "url": echo_url,
+        "method": "POST",
+        "input_schema": {
+            "type": "object",
+            "properties": {"text": {"type": "string", "description": "Text to echo."}},
+            "required": ["text"],
+        },
+    }
+
+
+def bulk_insert(database: Path, tools: list[dict]) -> float:
+    """Insert tool rows straight into Forge's SQLite store (one transaction); answer the seconds."""
+    from sqlalchemy import create_engine, insert
+
+    from forge.store.models import Tool
+
+    rows = [
+        {**tool, "id": uuid.uuid4().hex, "integration_type": "REST", "headers": {}, "annotations": {}, "enabled": True}
+        for tool in tools
+    ]
+    engine = create_engine(f"sqlite:///{database}", connect_args={"timeout": 30})
+    try:
+        started = time.perf_counter()
+        with engine.begin() as connection:
+            connection.execute(insert(Tool), rows)
+        return time.perf_counter() - started
+    finally:
+        engine.dispose()
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+
+def rpc_body(method: str, params: dict) -> dict:
+    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+
+
+def modern(method: str, params: dict, name: str | None = None) -> tuple[dict, dict]:
+    """(headers, body) of a stateless 2026-07-28 request to /mcp."""
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": MODERN, "Mcp-Method": method}
+    if name is not None:
+        headers["Mcp-Name"] = name
+    meta = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+    return headers, rpc_body(method, {**params, "_meta": meta})
+
+
+def call_targets(echo_port: int, forge_port: int) -> list[tuple[str, dict]]:
+    call = {"name": "echo", "arguments": ARGUMENTS}
+    headers, body = modern("tools/call", call, "echo")
+    return [
+        ("direct to echo", {"port": echo_port, "path": "/echo", "body": ARGUMENTS, "expect": '"echo":'}),
+        ("Forge /rpc", {
+            "port": forge_port, "path": "/rpc", "headers": {"Accept": "application/json"},
+            "body": rpc_body("tools/call", call), "expect": '"isError":false',
+        }),
+        ("Forge /mcp 2026-07-28", {"port": forge_port, "path": "/mcp", "headers": headers, "body": body, "expect": '"isError":false'}),
+    ]
+
+
+class Bench:
+    """One benchmark run: the processes, the plan, and the measurements taken so far."""
+
+    def __init__(self, plan: Plan, folder: Path):
+        self.plan = plan
+        self.folder = folder
+        self.children = Children(folder)
+        usable = sorted(os.sched_getaffinity(0))
+        self.forge_core, self.client_core = (usable[0], usable[1]) if len(usable) >= 2 else (None, None)
+        self.echo_port, self.forge_port = free_port(), free_port()
+        self.echo_url = f"http://127.0.0.1:{self.echo_port}/echo"
+        self.database = folder / "bench.db"
+        self.forge: subprocess.Popen | None = None
+        self.echo: subprocess.Popen | None = None
+        self.api: Api | None = None
+        self.tool_count = 0
+        self.notes: list[str] = []
+
+    # --- lifecycle ---
+
+    def start(self) -> float:
+        if self.client_core is not None:
+            os.sched_setaffinity(0, {self.client_core})
+        self.echo = self.children.start("echo", [sys.executable, str(BENCH / "echo.py"), str(self.echo_port)], self.client_core)
+        wait_for_http(self.echo, self.echo_port, "/", "the echo server", self.children, "echo")
+        env = {k: v for k, v in os.environ.items() if not self._forge_setting(k)}
+        env.update(
+            AUTH_REQUIRED="false", DATABASE_URL=f"sqlite:///{self.database}", PORT=str(self.forge_port),
+            HOST="127.0.0.1", LOG_LEVEL="WARNING", CACHE_TYPE="memory",
+        )
+        # cwd: the temporary folder, so no developer's .env is read.
+        self.forge = self.children.start("forge", [str(FORGE_BIN), "serve"], self.forge_core, env=env, cwd=self.folder)
+        seconds = wait_for_http(self.forge, self.forge_port, "/health", "Forge", self.children, "forge")
+        self.api = Api(self.forge_port)
+        return seconds
+
+    @staticmethod
+    def _forge_setting(name: str) -> bool:
+        from forge.settings import Settings
+
+        return name.lower() in Settings.model_fields
+
+    def stop(self) -> None:
+        self.children.stop_all()
+
+    # --- measuring ---
+
+    def load(self, target: dict, concurrency: int, label: str = "") -> dict:
+        """One `load` run of the load generator, with the CPU Forge and the echo server spent."""
+        spec = {
+            "mode": "load", "host": "127.0.0.1", "method": "POST", "headers": {}, "concurrency": concurrency,
+            "warmup": self.plan.warmup, "duration": self.plan.duration, "max_requests": self.plan.max_requests, **target,
+        }
+        spec["watch"] = {"forge": self.forge.pid, "echo": self.echo.pid}
+        profiler = self._profile(f"{label}-c{concurrency}") if label and target["port"] == self.forge_port else None
+        result = self._loadgen(spec)
+        if profiler is not None:
+            profiler.wait(30)
+        count, spent = result["requests"], result["cpu_seconds"]
+        for name in ("forge", "echo"):
+            result[f"{name}_cpu_ms"] = spent[name] / count * 1000 if count else float("nan")
+            result[f"{name}_busy"] = spent[name] / result["elapsed"] * 100 if result["elapsed"] else float("nan")
+        if result["errors"]:
+            self.notes.append(f"{target['path']} c={concurrency}: {result['errors']} errors, first: {result['first_error']}")
+        return result
+
+    def _profile(self, name: str) -> subprocess.Popen | None:
+        """With --py-spy: record Forge for the measured part of one run (py-spy on the client core)."""
+        if self.plan.profile_dir is None:
+            return None
+        svg = self.plan.profile_dir / ("".join(c if c.isalnum() else "-" for c in name) + ".svg")
+        seconds = max(1, int(self.plan.duration))
+        argv = [PY_SPY, "record", "--nonblocking", "-r", "200", "-d", str(seconds), "-p", str(self.forge.pid), "-o", str(svg)]
+        wrapper = f"sleep {self.plan.warmup}; exec " + " ".join(argv)
+        return self.children.start(f"py-spy-{svg.stem}", ["sh", "-c", wrapper], self.client_core)
+
+    def walk(self, method: str, key: str) -> dict:
+        headers, body = modern(method, {})
+        spec = {
+            "mode": "walk", "host": "127.0.0.1", "port": self.forge_port, "path": "/mcp", "headers": headers,
+            "body": body, "key": key, "duration": self.plan.duration, "max_walks": self.plan.max_walks,
+        }
+        result = self._loadgen(spec)
+        if result["errors"]:
+            self.notes.append(f"walk of {method}: {result['first_error']}")
+        return result
+
+    def _loadgen(self, spec: dict) -> dict:
+        budget = spec.get("warmup", 0) + spec["duration"] + 120
+        output = self.children.run([sys.executable, str(BENCH / "loadgen.py")], json.dumps(spec), self.client_core, budget)
+        return json.loads(output)
+
+    def idle_memory(self, settle: float = 1.0) -> tuple[float, float]:
+        time.sleep(settle)
+        return memory_mib(self.forge.pid)
+
+    # --- the catalog ---
+
+    def register_through_api(self, count: int) -> list[float]:
+        seconds = []
+        for _ in range(count):
+            seconds.append(self.api.create_tool(filler_tool(self.tool_count, self.echo_url)))
+            self.tool_count += 1
+        return seconds
+
+    def grow_catalog(self, target: int) -> dict:
+        """Bulk-insert up to `target` less a few, then create the last few through the API."""
+        bulk = max(0, target - self.tool_count - API_WRITES_PER_STEP)
+        tools = [filler_tool(self.tool_count + i, self.echo_url) for i in range(bulk)]
+        inserted = bulk_insert(self.database, tools) if tools else 0.0
+        self.tool_count += bulk
+        writes = self.register_through_api(target - self.tool_count)
+        return {"bulk": bulk, "bulk_s": inserted, "api": len(writes), "api_ms": [s * 1000 for s in writes]}
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def table(headings: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
+    """Columns padded to their widest cell; the first `left` columns left-aligned, the rest right."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headings, *rows)]
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) if i < left else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return [line(headings), "  ".join("-" * w for w in widths), *(line(row) for row in rows)]
+
+
+def number(value: float, digits: int = 2) -> str:
+    if value != value:  # NaN
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+ECHO_TOOL = {"name": "echo", "description": "Echo the arguments.", "method": "POST",
+             "input_schema": {"type": "object", "properties": {"text": {"type": "string"}}}}
+
+
+def run(plan: Plan, folder: Path) -> list[str]:
+    """Take every measurement; answer the report's lines."""
+    from echo import http_implementation
+
+    bench = Bench(plan, folder)
+    out = ["Forge benchmark", *machine_lines((bench.forge_core, bench.client_core), http_implementation())]
+    out.append(
+        f"timing  : {plan.warmup:g} s warm-up + {plan.duration:g} s per measurement (at most {plan.max_requests:,} "
+        "requests); latency is per request, wall clock, at the client"
+    )
+    try:
+        started_in = bench.start()
+        memory = {"at start, empty catalog": bench.idle_memory()}
+        writes = {"first": bench.api.create_tool({**ECHO_TOOL, "url": bench.echo_url}) * 1000}
+        bench.tool_count = 1
+        writes["small"] = [seconds * 1000 for seconds in bench.register_through_api(plan.sizes[0] - 1)]
+        out += [f"start   : Forge answered /health {started_in:.2f} s after `forge serve` began", ""]
+
+        calls = {}  # (a)
+        for concurrency in (1, 32):
+            for label, target in call_targets(bench.echo_port, bench.forge_port):
+                calls[label, concurrency] = bench.load(target, concurrency, label)
+        memory[f"after the tools/call runs, {plan.sizes[0]} tools"] = bench.idle_memory()
+        out += report_calls(calls)
+
+        lists, growth = {}, {}  # (b)
+        headers, body = modern("tools/list", {})
+        first_page = {"port": bench.forge_port, "path": "/mcp", "headers": headers, "body": body, "expect": '"tools":['}
+        for size in plan.sizes:
+            if size > bench.tool_count:
+                growth[size] = bench.grow_catalog(size)
+                memory[f"{size:,} tools"] = bench.idle_memory()
+            lists[size] = (bench.load(first_page, 1), bench.walk("tools/list", "tools"))
+        mcp_call = call_targets(bench.echo_port, bench.forge_port)[2][1]
+        call_at_top = bench.load(mcp_call, 32)
+        out += report_lists(lists, calls["Forge /mcp 2026-07-28", 32], call_at_top)
+        out += report_registration(writes, growth)
+
+        out += ["", "(c) Forge's resident memory when idle (VmRSS, and its peak so far, VmHWM)"]
+        out += table(["when", "RSS MiB", "peak MiB"], [[when, number(rss, 1), number(peak, 1)] for when, (rss, peak) in memory.items()])
+        load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+        out += ["", f"load average at the end: {load}"]
+        if bench.notes:
+            out += ["", "problems seen:", *(f"  {note}" for note in bench.notes)]
+        return out
+    finally:
+        bench.stop()
+
+
+def report_calls(calls: dict) -> list[str]:
+    out = ["(a) tools/call of a REST tool whose upstream is the loopback echo server, vs the same client calling the echo"]
+    rows = []
+    for (label, concurrency), result in calls.items():
+        direct = calls["direct to echo", concurrency]
+        through_forge = label != "direct to echo"
+        rows.append([
+            label, str(concurrency), number(result["rps"], 0), number(result["p50_ms"], 3), number(result["p99_ms"], 3),
+            number(result["rps"] / direct["rps"], 3) if through_forge else "1",
+            number(result["p50_ms"] - direct["p50_ms"], 3) if through_forge else "-",
+            number(result["forge_cpu_ms"], 3) if through_forge else "-",
+            number(result["forge_busy"], 0) if through_forge else "-",
+            number(result["echo_cpu_ms"], 3), number(result["client_cpu_us"], 0), str(result["errors"]),
+        ])
+    out += table(
+        ["path", "conc", "calls/s", "p50 ms", "p99 ms", "x direct", "+p50 ms", "Forge CPU ms/call", "Forge core %",
+         "echo CPU ms/call", "client CPU us/call", "errors"],
+        rows,
+    )
+    best = max(result["rps"] for (label, _), result in calls.items() if label != "direct to echo")
+    ceiling = max(calls["direct to echo", 1]["rps"], calls["direct to echo", 32]["rps"])
+    out += [
+        f"The direct rows are the load generator's own ceiling (client and echo sharing one core): {ceiling:,.0f} calls/s,",
+        f"{ceiling / best:.1f}x Forge's best, so the client does not limit Forge. Forge core % near 100 means Forge was",
+        "CPU-bound on its core; CPU ms/call is Forge's own CPU time per call (less sensitive to a noisy machine).",
+    ]
+    starved = [result["forge_busy"] for (label, concurrency), result in calls.items() if label != "direct to echo" and concurrency > 1]
+    if starved and min(starved) < 80:
+        out.append(
+            f"Note: at c=32 Forge had only {min(starved):.0f}% of its core: other processes shared it, so calls/s and "
+            "latency are understated here; compare CPU ms/call."
+        )
+    return out
+
+
+def report_lists(lists: dict, call_small: dict, call_top: dict) -> list[str]:
+    out = ["", "(b) tools/list through /mcp (2026-07-28), 500 tools a page, one client (c=1); a walk follows nextCursor",
+           "    through every page and is timed as the sum of its round trips (the client's JSON parsing left out)"]
+    rows = []
+    for size, (first, walk) in lists.items():
+        rows.append([
+            f"{size:,}", number(first["p50_ms"], 3), number(first["min_ms"], 3), number(first["p99_ms"], 3),
+            number(first["response_bytes"] / 1024, 1), str(walk["pages"]),
+            f"{walk['items']:,}" + ("" if walk["items"] == size else " (!)"),
+            number(walk["p50_ms"], 2), number(walk["min_ms"], 2), number(walk["min_ms"] / max(walk["pages"], 1), 3),
+            str(walk["walks"]),
+        ])
+    out += table(
+        ["tools", "page 1 p50 ms", "min", "p99", "page 1 KiB", "pages", "walked", "walk p50 ms", "min",
+         "min ms/page", "walks"],
+        rows,
+    )
+    sizes = list(lists)
+    smallest, largest = lists[sizes[0]], lists[sizes[-1]]
+    out.append(
+        f"First page with {sizes[0]:,} vs {sizes[-1]:,} tools: p50 {smallest[0]['p50_ms']:.3f} vs {largest[0]['p50_ms']:.3f} ms, "
+        f"min {smallest[0]['min_ms']:.3f} vs {largest[0]['min_ms']:.3f} ms (the second is a full page, "
+        f"{largest[0]['response_bytes'] / max(smallest[0]['response_bytes'], 1):.0f}x the bytes)."
+    )
+    full = [size for size in sizes if size >= 500]
+    if len(full) >= 2:
+        low, high = lists[full[0]], lists[full[-1]]
+
+        def per_page(walk: dict, key: str) -> float:
+            return walk[key] / walk["pages"]
+
+        out.append(
+            f"Full first page with {full[0]:,} vs {full[-1]:,} tools: {high[0]['p50_ms'] / low[0]['p50_ms']:.2f}x "
+            f"(p50), {high[0]['min_ms'] / low[0]['min_ms']:.2f}x (min); per page over whole walks: "
+            f"{per_page(high[1], 'p50_ms') / per_page(low[1], 'p50_ms'):.2f}x (p50), "
+            f"{per_page(high[1], 'min_ms') / per_page(low[1], 'min_ms'):.2f}x (min). Flat = 1.00."
+        )
+    out.append(
+        f"tools/call (/mcp, c=32) with {sizes[-1]:,} tools: {call_top['rps']:,.0f} calls/s, p50 {call_top['p50_ms']:.3f} ms, "
+        f"{call_top['forge_cpu_ms']:.3f} ms Forge CPU/call, Forge core {call_top['forge_busy']:.0f}% (with {sizes[0]} tools: "
+        f"{call_small['rps']:,.0f} calls/s, p50 {call_small['p50_ms']:.3f} ms, {call_small['forge_cpu_ms']:.3f} ms, "
+        f"{call_small['forge_busy']:.0f}%)."
+    )
+    return out
+
+
+def report_registration(writes: dict, growth: dict) -> list[str]:
+    out = ["", "Registering the tools (each API write rebuilds Forge's in-memory catalog from the database)"]
+    rows = [
+        ["1 by POST /tools", "0 -> 1", number(writes["first"], 1), number(writes["first"], 0)],
+        [f"{len(writes['small'])} by POST /tools", f"1 -> {1 + len(writes['small'])}",
+         number(statistics.median(writes["small"]), 1), number(sum(writes["small"]), 0)],
+    ]
+    before = 1 + len(writes["small"])
+    for size, step in growth.items():
+        bulk_to = before + step["bulk"]
+        rows.append([f"{step['bulk']:,} by bulk SQL insert", f"{before:,} -> {bulk_to:,}", "-", number(step["bulk_s"] * 1000, 0)])
+        rows.append([f"{step['api']} by POST /tools", f"{bulk_to:,} -> {size:,}",
+                     number(statistics.median(step["api_ms"]), 1), number(sum(step["api_ms"]), 0)])
+        before = size
+    out += table(["tools added", "catalog", "median ms per API write", "total ms"], rows)
+    total = writes["first"] + sum(writes["small"]) + sum(step["bulk_s"] * 1000 + sum(step["api_ms"]) for step in growth.values())
+    out.append(
+        f"All {before:,} tools registered and live in {total / 1000:.2f} s. The bulk rows only reach MCP clients with the "
+        "next API write (the first POST after each insert), which rebuilds the catalog."
+    )
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 s per measurement instead of 3 s")
+    parser.add_argument("--duration", type=float, help="seconds per measurement (overrides --quick)")
+    parser.add_argument("--tools", type=int, default=10_000, help="largest catalog to list (default 10000)")
+    parser.add_argument("--py-spy", dest="profile_dir", type=Path, metavar="DIR",
+                        help="write a py-spy flame graph of Forge for each tools/call run into DIR (needs py-spy)")
+    args = parser.parse_args(argv)
+    if args.profile_dir is not None:
+        if not Path(PY_SPY).exists():
+            parser.error("--py-spy needs py-spy on PATH (pip install py-spy)")
+        args.profile_dir.mkdir(parents=True, exist_ok=True)
+        args.profile_dir = args.profile_dir.resolve()
+    if not FORGE_BIN.exists():
+        parser.error(f"no `forge` command next to {sys.executable}; install Forge in this environment")
+    if args.tools < 20:
+        parser.error("--tools must be at least 20")
+    duration = args.duration or (1.0 if args.quick else 3.0)
+    plan = Plan(warmup=0.2 if args.quick else 0.5, duration=duration, tools=args.tools, profile_dir=args.profile_dir)
+    # Ctrl-C and SIGTERM end the run through the `finally` that stops every child (SIGINT too, as
+    # a shell starting this in the background may have set it to be ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    folder = Path(tempfile.mkdtemp(prefix="forge-bench-"))
+    try:
+        lines = run(plan, folder)
+    except KeyboardInterrupt:
+        print("interrupted; child processes stopped", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        log = folder / "forge.log"
+        if log.exists():
+            print("\nthe last lines of Forge's log:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

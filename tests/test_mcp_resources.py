@@ -152,3 +152,25 @@ async def test_subscribing_is_not_a_2026_method(forge, library):
         with pytest.raises(MCPError) as raised:
             await client.subscribe_resource("docs://readme")
     assert raised.value.error.code == -32601
+
+
+async def test_subscribers_of_a_templated_uri_hear_when_the_template_changes(forge, api, library):
+    item = library["item"]
+    updated: list[str] = []
+    arrived = anyio.Event()
+
+    async def on_message(message) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            updated.append(str(message.params.uri))
+            arrived.set()
+
+    async with connect(forge, "legacy", message_handler=on_message) as old, connect(forge, "auto") as new:
+        await old.subscribe_resource("docs://items/7")
+        async with new.listen(resource_subscriptions=["docs://items/8", "docs://readme"]) as subscription:
+            api.put(f"/resources/{item['id']}", json={"content": "Article {{ id }}"}).raise_for_status()
+            with anyio.fail_after(5):
+                await arrived.wait()
+                event = await subscription.__anext__()
+        assert updated == ["docs://items/7"]
+        assert event == ResourceUpdated(uri="docs://items/8")
+        assert (await new.read_resource("docs://items/8")).contents[0].text == "Article 8"

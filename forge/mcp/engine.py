@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from forge.contracts import InvocationRejected
@@ -25,6 +26,7 @@ from forge.mcp.versions import (
     META_PROTOCOL_VERSION,
     META_SERVER_INFO,
 )
+from forge.services.uri_templates import UriTemplate, UriTemplateError
 
 log = logging.getLogger("forge.mcp")
 
@@ -166,8 +168,21 @@ class McpEngine:
             self.subscriptions.publish(kind, method)
 
     async def announce_resource_updated(self, uri: str) -> None:
-        message = jsonrpc.notification("notifications/resources/updated", {"uri": uri})
+        """Tell the subscribers of `uri` that it changed. A URI template's change reaches the
+        subscribers of every URI it expands to (`docs://items/{id}` → `docs://items/7`)."""
+        affected = uri_matcher(uri)
         for session in self.sessions:
-            if uri in session.subscriptions:
-                session.push(message)
-        self.subscriptions.publish_resource(uri)
+            for subscribed in sorted(filter(affected, session.subscriptions)):
+                session.push(jsonrpc.notification("notifications/resources/updated", {"uri": subscribed}))
+        self.subscriptions.publish_resource(uri, affected)
+
+
+def uri_matcher(uri: str) -> Callable[[str], bool]:
+    """A test for the subscribed URIs a change of `uri` (a URI or a URI template) touches."""
+    try:
+        template = UriTemplate(uri)
+    except UriTemplateError:
+        template = None
+    if template is None or not template.is_template:
+        return lambda subscribed: subscribed == uri
+    return lambda subscribed: subscribed == uri or template.match(subscribed) is not None

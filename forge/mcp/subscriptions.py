@@ -8,7 +8,7 @@ gateway's catalog changes out to every open subscription whose filter asks for t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from forge.mcp import jsonrpc
@@ -74,7 +74,10 @@ class SubscriptionHub:
             if kind in subscription.kinds:
                 subscription.offer(subscription._tagged(method))
 
-    def publish_resource(self, uri: str) -> None:
+    def publish_resource(self, uri: str, affected: Callable[[str], bool] | None = None) -> None:
+        """Tell listeners that `uri` changed; `affected` picks the subscribed URIs the change
+        touches (those a changed URI template expands to), by default `uri` alone."""
+        affected = affected or uri.__eq__
         for subscription in self._open:
-            if uri in subscription.uris:
-                subscription.offer(subscription._tagged("notifications/resources/updated", {"uri": uri}))
+            for subscribed in sorted(filter(affected, subscription.uris)):
+                subscription.offer(subscription._tagged("notifications/resources/updated", {"uri": subscribed}))

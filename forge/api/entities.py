@@ -31,11 +31,10 @@ def tool_values(data, before: dict) -> dict:
         values["integration_type"] = values.get("integration_type") or "REST"
         adapters = current_app.config["FORGE_GATEWAY"].adapters
         if values["integration_type"] not in adapters:
-            raise ApiError(
-                422,
-                "unknown_integration_type",
-                f"integration type {values['integration_type']!r} has no adapter; installed: {', '.join(sorted(adapters))}",
-            )
+            installed = ", ".join(sorted(adapters))
+            message = f"integration type {values['integration_type']!r} has no adapter; installed: {installed}"
+            raise ApiError(422, "unknown_integration_type", message)
+    # Checked on what the tool will be after the write, so an update cannot leave it broken.
     if values.get("integration_type", before.get("integration_type")) == "REST":
         if not values.get("url", before.get("url")):
             raise invalid_field("url", "a REST tool needs a url")

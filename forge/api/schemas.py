@@ -133,7 +133,7 @@ class ToolFields(Strict):
 
 
 class ToolCreate(ToolFields):
-    """A new tool. A REST tool needs a `url` (checked with the stored values, so updates are too)."""
+    """A new tool. A REST tool, the default integration type, needs a `url`."""
 
     name: str = Field(pattern=TOOL_NAME)
 

@@ -423,3 +423,42 @@ def test_a_cached_2026_answer_never_leaks_its_stamps_into_the_handshake_era(wire
     session_id = initialize(wire)
     result = legacy(wire, session_id, "resources/read", {"uri": "docs://shared"}).json()["result"]
     assert result == {"contents": [{"uri": "docs://shared", "text": "one text"}]}
+
+
+def next_event(lines) -> tuple[str | None, dict]:
+    """The id and message of the next SSE event carrying data (keep-alive comments skipped).
+    `lines` is one `iter_lines()` iterator kept for the stream's life: dropping an unfinished
+    iterator makes httpx close the connection."""
+    event_id = None
+    for line in lines:
+        if line.startswith("id: "):
+            event_id = line[4:]
+        elif line.startswith("data: ") and line[6:].strip():
+            return event_id, orjson.loads(line[6:])
+    raise AssertionError("the stream ended without an event")
+
+
+def test_the_session_stream_delivers_and_replays_server_messages(wire, api, rest_upstream):
+    session_id = initialize(wire)
+    stream_headers = {"mcp-session-id": session_id, "accept": "text/event-stream"}
+    api.post("/tools", json={"name": "one", "url": rest_upstream + "/1"}).raise_for_status()
+    with wire.stream("GET", "/mcp", headers=stream_headers) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        first_id, message = next_event(lines)  # sent before the stream opened, kept for it
+        assert message == {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+        assert wire.get("/mcp", headers=stream_headers).status_code == 409  # one stream per session
+        api.post("/prompts", json={"name": "p", "template": "x"}).raise_for_status()
+        second_id, message = next_event(lines)
+        assert message == {"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"}
+    api.post("/resources", json={"uri": "docs://r", "content": "x"}).raise_for_status()
+    # Resuming after the first event replays what came later, the missed one included.
+    with wire.stream("GET", "/mcp", headers={**stream_headers, "last-event-id": first_id}) as stream:
+        lines = stream.iter_lines()
+        assert next_event(lines) == (second_id, {"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"})
+        third_id, message = next_event(lines)
+    assert message == {"jsonrpc": "2.0", "method": "notifications/resources/list_changed"}
+    assert int(first_id) < int(second_id) < int(third_id)
+    answer = wire.get("/mcp", headers={"mcp-session-id": session_id, "accept": "application/json"})
+    assert answer.status_code == 406

@@ -7,7 +7,8 @@ session's state.
 Each line the client writes is one JSON-RPC message, POSTed to the Forge URL; the answer (JSON, or
 an event stream of notifications ending with the response) is written back line by line as it
 arrives. Requests travel concurrently, so a slow tool call holds up neither the next request nor
-its cancellation; notifications and responses go in order. After the client's
+its cancellation; `initialize`, notifications and responses go in order, each answered before the
+next line is read (a script piping a file of messages needs the session before the rest). After the client's
 `notifications/initialized` the bridge opens the session's GET stream and relays what Forge sends
 unasked (list changes, resource updates), resuming with Last-Event-ID when the stream drops.
 
@@ -125,7 +126,7 @@ class Bridge:
             self.write(error_answer(None, INVALID_REQUEST, "Invalid Request: one JSON-RPC object per line"))
             return
         self.replay.record(message)
-        if is_request(message):
+        if is_request(message) and message.get("method") != "initialize":  # nothing overtakes initialize
             task = asyncio.create_task(self.forward(message, line))
             self._requests.add(task)
             task.add_done_callback(self._requests.discard)

@@ -20,8 +20,6 @@ from typing import BinaryIO
 import click
 import orjson
 
-from forge_plugins.transport_stdio.bridge import Bridge
-
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -64,7 +62,9 @@ class MessageWriter:
             logging.getLogger("forge.stdio").warning("the client closed its input; answers are dropped")
 
 
-async def bridge(url: str, headers: dict[str, str], retry_seconds: float, stdin: BinaryIO, stdout: BinaryIO) -> None:
+async def run_bridge(url: str, headers: dict[str, str], retry_seconds: float, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    from forge_plugins.transport_stdio.bridge import Bridge  # httpx loads only when the bridge runs
+
     bridge = Bridge(url, MessageWriter(stdout), headers=headers, retry_seconds=retry_seconds)
     serving = asyncio.create_task(bridge.serve(read_lines(stdin)))
     with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
@@ -95,7 +95,7 @@ def stdio_command(url, token, headers, retry_seconds, log_level):
     sys.stdout = sys.stderr  # a stray print must not corrupt the protocol stream
     logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format="forge-stdio %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    asyncio.run(bridge(url, sent, retry_seconds, stdin, stdout))
+    asyncio.run(run_bridge(url, sent, retry_seconds, stdin, stdout))
 
 
 def main() -> None:

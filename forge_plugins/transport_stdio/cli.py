@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -23,21 +24,31 @@ import orjson
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-async def read_lines(stream: BinaryIO) -> AsyncIterator[bytes]:
-    """Lines of `stream`, read by a daemon thread: works for pipes, files and terminals alike, and
-    never keeps the process alive at exit."""
+async def read_lines(fd: int) -> AsyncIterator[bytes]:
+    """Lines of file descriptor `fd`, read by a daemon thread: works for pipes, files and terminals
+    alike and never keeps the process alive. It reads the descriptor itself, not `sys.stdin`,
+    whose lock it would otherwise hold at interpreter shutdown (a fatal error)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
 
+    def put(line: bytes | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+
     def pump() -> None:
+        buffer = bytearray()
         try:
-            for line in stream:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-        except (OSError, ValueError):
+            while chunk := os.read(fd, 1 << 16):
+                buffer += chunk
+                while (end := buffer.find(b"\n")) >= 0:
+                    put(bytes(buffer[:end]))
+                    del buffer[: end + 1]
+            if buffer:
+                put(bytes(buffer))
+        except OSError:
             pass
         finally:
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                loop.call_soon_threadsafe(queue.put_nowait, None)
+            put(None)
 
     threading.Thread(target=pump, name="forge-stdio-stdin", daemon=True).start()
     while (line := await queue.get()) is not None:
@@ -62,7 +73,7 @@ class MessageWriter:
             logging.getLogger("forge.stdio").warning("the client closed its input; answers are dropped")
 
 
-async def run_bridge(url: str, headers: dict[str, str], retry_seconds: float, stdin: BinaryIO, stdout: BinaryIO) -> None:
+async def run_bridge(url: str, headers: dict[str, str], retry_seconds: float, stdin: int, stdout: BinaryIO) -> None:
     from forge_plugins.transport_stdio.bridge import Bridge  # httpx loads only when the bridge runs
 
     bridge = Bridge(url, MessageWriter(stdout), headers=headers, retry_seconds=retry_seconds)
@@ -91,7 +102,7 @@ def stdio_command(url, token, headers, retry_seconds, log_level):
     sent = dict(parse_header(value) for value in headers)
     if token:
         sent["Authorization"] = f"Bearer {token}"
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the protocol stream
     logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format="forge-stdio %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise

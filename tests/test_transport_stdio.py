@@ -5,6 +5,7 @@ bridge survives Forge forgetting the session, and even a restart, without the cl
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from mcp import Client, MCPError, StdioServerParameters
 
 from forge.cli import build_cli
 from forge_plugins.auth_basic_jwt import create_token
+from tests.conftest import free_port
 from tests.walkthrough import Notifications, catalog, created, settle, walk_through
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")
@@ -88,10 +90,19 @@ async def test_a_restarted_gateway_is_reconnected(start_forge, rest_upstream):
         assert sessions(again) == 1
 
 
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "sh", "version": "1"}},
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
 def test_only_json_rpc_reaches_stdout(forge):
     lines = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "sh", "version": "1"}}},
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        INITIALIZE,
+        INITIALIZED,
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
         "this is not json",
         {"jsonrpc": "2.0", "id": 3, "method": "no/such/method"},
@@ -110,6 +121,31 @@ def test_only_json_rpc_reaches_stdout(forge):
     assert by_id[3]["error"]["code"] == -32601
     assert by_id[None]["error"]["code"] == -32700
     assert sessions(forge) == 0
+
+
+def test_an_unreachable_forge_is_an_error_answer_after_the_retries():
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    done = subprocess.run(
+        [FORGE_STDIO, "--url", url, "--retry-seconds", "0.5"], input=json.dumps(INITIALIZE).encode() + b"\n",
+        capture_output=True, timeout=30,
+    )
+    (answer,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert answer["id"] == 1
+    assert answer["error"]["message"].startswith(f"Forge at {url} is unreachable")
+    assert b"cannot reach Forge" in done.stderr
+
+
+def test_sigterm_ends_the_bridge_and_its_session(forge):
+    bridge = subprocess.Popen([FORGE_STDIO, "--url", forge.url + "/mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    bridge.stdin.write(f"{json.dumps(INITIALIZE)}\n{json.dumps(INITIALIZED)}\n".encode())
+    bridge.stdin.flush()
+    assert json.loads(bridge.stdout.readline())["id"] == 1
+    assert sessions(forge) == 1
+    bridge.send_signal(signal.SIGTERM)
+    assert bridge.wait(10) == 0
+    assert sessions(forge) == 0
+    bridge.stdin.close()
+    bridge.stdout.close()
 
 
 def test_the_bridge_is_also_a_forge_command_unless_disabled(monkeypatch):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from asyncio import FIRST_COMPLETED
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
@@ -120,7 +121,7 @@ class SseStream:
         try:
             while not self.disconnected.is_set():
                 waiter = waiter or asyncio.ensure_future(next_message())
-                await asyncio.wait({waiter, gone}, timeout=keepalive, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({waiter, gone}, timeout=keepalive, return_when=FIRST_COMPLETED)
                 if waiter.done():
                     item, waiter = waiter.result(), None
                     if item is None:

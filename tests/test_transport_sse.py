@@ -23,14 +23,21 @@ INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}},
+    "params": {
+        "protocolVersion": "2024-11-05",
+        "capabilities": {},
+        "clientInfo": {"name": "curl", "version": "1"},
+    },
 }
 
 
 @asynccontextmanager
 async def stream(base_url: str, path: str = "/sse", **headers):
     """An open event stream, as (HTTP client, response, a reader of its events)."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http, http.stream("GET", path, headers=headers) as response:
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=10) as http,
+        http.stream("GET", path, headers=headers) as response,
+    ):
         yield http, response, EventReader(response)
 
 
@@ -73,7 +80,7 @@ async def test_the_official_client_works_over_sse(forge, api, rest_upstream):
 async def test_a_virtual_server_has_its_own_stream_and_members(forge, api, rest_upstream):
     stored = catalog(api, rest_upstream)
     server = created(api.post("/servers", json={"name": "desk", "tool_ids": [stored["tool"]["id"]]}))
-    async with stream(forge.url, f"/servers/{server['id']}/sse") as (_, response, events):
+    async with stream(forge.url, f"/servers/{server['id']}/sse") as (_, _, events):
         name, endpoint = await events.next()
         assert (name, endpoint.split("?")[0]) == ("endpoint", f"/servers/{server['id']}/message")
     async with Client(sse_client(f"{forge.url}/servers/{server['id']}/sse"), mode="legacy") as client:
@@ -96,8 +103,12 @@ async def test_the_first_event_names_the_message_url_and_answers_follow_on_the_s
         answer = httpx.Response(200, content=data).json()
         assert answer["id"] == 1 and answer["result"]["protocolVersion"] == "2024-11-05"
 
-        assert (await http.post(endpoint, json={"jsonrpc": "2.0", "method": "notifications/initialized"})).status_code == 202
-        assert (await http.post(endpoint, json={"jsonrpc": "2.0", "id": "two", "method": "ping"})).status_code == 202
+        assert (
+            await http.post(endpoint, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+        ).status_code == 202
+        assert (
+            await http.post(endpoint, json={"jsonrpc": "2.0", "id": "two", "method": "ping"})
+        ).status_code == 202
         assert await events.next() == ("message", '{"jsonrpc":"2.0","id":"two","result":{}}')
 
 
@@ -109,10 +120,15 @@ async def test_bad_messages_are_refused_with_an_http_status(start_forge):
         assert (bad_json.status_code, bad_json.json()["error"]["code"]) == (400, -32700)
         batch = await http.post(endpoint, json=[INITIALIZE])
         assert (batch.status_code, batch.json()["error"]["code"]) == (400, -32600)
-        huge = await http.post(endpoint, json={"jsonrpc": "2.0", "method": "x", "params": {"pad": "x" * 5000}})
+        huge = await http.post(
+            endpoint, json={"jsonrpc": "2.0", "method": "x", "params": {"pad": "x" * 5000}}
+        )
         assert huge.status_code == 413
         unknown = await http.post("/message?session_id=" + "0" * 32, json=INITIALIZE)
-        assert (unknown.status_code, unknown.json()["error"]["message"]) == (404, "Session not found: open a new stream")
+        assert (unknown.status_code, unknown.json()["error"]["message"]) == (
+            404,
+            "Session not found: open a new stream",
+        )
         assert (await http.post("/message", json=INITIALIZE)).status_code == 400
         assert (await http.get(endpoint)).status_code == 405
         assert (await http.post("/sse", json=INITIALIZE)).status_code == 405
@@ -129,7 +145,12 @@ async def test_a_client_that_leaves_takes_its_session_and_requests_along(forge, 
         _, endpoint = await events.next()
         await http.post(endpoint, json=INITIALIZE)
         await events.next()
-        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "slow", "arguments": {}}}
+        call = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "slow", "arguments": {}},
+        }
         assert (await http.post(endpoint, json=call)).status_code == 202
         assert sessions(forge) == 1
     assert await settle(lambda: sessions(forge) == 0)
@@ -167,7 +188,9 @@ async def test_credentials_scopes_and_origin_are_checked_as_on_streamable_http(s
         refused = await http.get("/sse")
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"].startswith("Basic")
-        assert (await http.get("/sse", headers={**basic, "origin": "https://evil.example"})).status_code == 403
+        assert (
+            await http.get("/sse", headers={**basic, "origin": "https://evil.example"})
+        ).status_code == 403
         desk = (await http.post("/servers", json={"name": "desk"}, headers=basic)).json()
         scoped = {"authorization": "Bearer " + create_token("ada", "k" * 32, scopes=[f"server:{desk['id']}"])}
         assert (await http.get("/sse", headers=scoped)).status_code == 403
@@ -176,7 +199,9 @@ async def test_credentials_scopes_and_origin_are_checked_as_on_streamable_http(s
         assert response.status_code == 200
         _, endpoint = await events.next()
         assert (await http.post(endpoint, json=INITIALIZE)).status_code == 401
-        assert (await http.post(endpoint, json=INITIALIZE, headers=basic)).status_code == 404  # not admin's session
+        assert (
+            await http.post(endpoint, json=INITIALIZE, headers=basic)
+        ).status_code == 404  # not admin's session
         assert (await http.post(endpoint, json=INITIALIZE, headers=scoped)).status_code == 202
 
     async with Client(sse_client(forge.url + "/sse", headers=basic), mode="legacy") as client:

@@ -28,7 +28,9 @@ SECRET = "k" * 32
 
 
 def through_stdio(url: str, *args: str, **options) -> Client:
-    return Client(StdioServerParameters(command=FORGE_STDIO, args=["--url", url, *args]), mode="legacy", **options)
+    return Client(
+        StdioServerParameters(command=FORGE_STDIO, args=["--url", url, *args]), mode="legacy", **options
+    )
 
 
 def sessions(forge) -> int:
@@ -94,7 +96,11 @@ INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "sh", "version": "1"}},
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "sh", "version": "1"},
+    },
 }
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 
@@ -109,8 +115,19 @@ def test_only_json_rpc_reaches_stdout(forge):
     ]
     given = "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
     done = subprocess.run(
-        [sys.executable, "-m", "forge_plugins.transport_stdio", "--url", forge.url + "/mcp", "--log-level", "debug"],
-        input=given.encode(), capture_output=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "forge_plugins.transport_stdio",
+            "--url",
+            forge.url + "/mcp",
+            "--log-level",
+            "debug",
+        ],
+        input=given.encode(),
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     answers = [json.loads(line) for line in done.stdout.splitlines()]  # every line is a message
@@ -126,8 +143,11 @@ def test_only_json_rpc_reaches_stdout(forge):
 def test_an_unreachable_forge_is_an_error_answer_after_the_retries():
     url = f"http://127.0.0.1:{free_port()}/mcp"
     done = subprocess.run(
-        [FORGE_STDIO, "--url", url, "--retry-seconds", "0.5"], input=json.dumps(INITIALIZE).encode() + b"\n",
-        capture_output=True, timeout=30,
+        [FORGE_STDIO, "--url", url, "--retry-seconds", "0.5"],
+        input=json.dumps(INITIALIZE).encode() + b"\n",
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     (answer,) = [json.loads(line) for line in done.stdout.splitlines()]
     assert answer["id"] == 1
@@ -136,7 +156,9 @@ def test_an_unreachable_forge_is_an_error_answer_after_the_retries():
 
 
 def test_sigterm_ends_the_bridge_and_its_session(forge):
-    bridge = subprocess.Popen([FORGE_STDIO, "--url", forge.url + "/mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    bridge = subprocess.Popen(
+        [FORGE_STDIO, "--url", forge.url + "/mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     bridge.stdin.write(f"{json.dumps(INITIALIZE)}\n{json.dumps(INITIALIZED)}\n".encode())
     bridge.stdin.flush()
     assert json.loads(bridge.stdout.readline())["id"] == 1

@@ -38,7 +38,9 @@ class McpSocket:
     async def request(self, method: str, params: dict | None = None) -> dict:
         """The whole answer (result or error) to one request."""
         request_id = next(self.ids)
-        await self.send({"jsonrpc": "2.0", "id": request_id, "method": method, **({"params": params} if params else {})})
+        await self.send(
+            {"jsonrpc": "2.0", "id": request_id, "method": method, **({"params": params} if params else {})}
+        )
         while True:
             message = await self.receive()
             if message.get("id") == request_id:
@@ -56,7 +58,11 @@ class McpSocket:
     async def initialize(self) -> dict:
         answer = await self.request(
             "initialize",
-            {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "by-hand", "version": "1"}},
+            {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "by-hand", "version": "1"},
+            },
         )
         await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return answer["result"]
@@ -68,7 +74,9 @@ def ws_url(forge, path: str = "/ws") -> str:
 
 @asynccontextmanager
 async def mcp_socket(forge, path: str = "/ws", **options):
-    async with connect(ws_url(forge, path), subprotocols=options.pop("subprotocols", ["mcp"]), **options) as socket:
+    async with connect(
+        ws_url(forge, path), subprotocols=options.pop("subprotocols", ["mcp"]), **options
+    ) as socket:
         yield McpSocket(socket)
 
 
@@ -90,14 +98,18 @@ async def test_a_hand_written_client_uses_tools_prompts_and_resources(forge, api
         assert called["isError"] is False
         assert '"path": "/echo/7"' in called["content"][0]["text"]
 
-        prompt = (await client.request("prompts/get", {"name": "greet", "arguments": {"user": "Ada"}}))["result"]
+        prompt = (await client.request("prompts/get", {"name": "greet", "arguments": {"user": "Ada"}}))[
+            "result"
+        ]
         assert prompt["messages"] == [{"role": "user", "content": {"type": "text", "text": "Hello, Ada!"}}]
 
         read = (await client.request("resources/read", {"uri": "docs://readme"}))["result"]
         assert read["contents"] == [{"uri": "docs://readme", "mimeType": "text/markdown", "text": "# Forge"}]
 
         assert (await client.request("resources/subscribe", {"uri": "docs://readme"}))["result"] == {}
-        api.put(f"/resources/{stored['resource']['id']}", json={"content": "# Forge, edited"}).raise_for_status()
+        api.put(
+            f"/resources/{stored['resource']['id']}", json={"content": "# Forge, edited"}
+        ).raise_for_status()
         updated = await client.notification("notifications/resources/updated")
         assert updated["params"] == {"uri": "docs://readme"}
 
@@ -127,9 +139,15 @@ async def test_frames_that_are_not_json_rpc_get_errors_and_the_socket_stays_open
         await client.send("{not json")
         assert (await client.receive())["error"]["code"] == -32700
         await client.send("[]")
-        assert (await client.receive())["error"]["message"] == "Invalid Request: JSON-RPC batches are not supported"
+        assert (await client.receive())["error"][
+            "message"
+        ] == "Invalid Request: JSON-RPC batches are not supported"
         await client.send({"jsonrpc": "1.0", "id": 5, "method": "ping"})
-        assert await client.receive() == {"jsonrpc": "2.0", "id": 5, "error": {"code": -32600, "message": 'Invalid Request: "jsonrpc" must be "2.0"'}}
+        assert await client.receive() == {
+            "jsonrpc": "2.0",
+            "id": 5,
+            "error": {"code": -32600, "message": 'Invalid Request: "jsonrpc" must be "2.0"'},
+        }
         await client.socket.send(b'{"jsonrpc": "2.0", "id": 6, "method": "ping"}')
         assert (await client.receive())["error"]["message"] == "Invalid Request: send JSON-RPC as text frames"
         await client.initialize()
@@ -152,7 +170,9 @@ async def test_a_socket_that_goes_away_takes_its_session_along(forge, api, rest_
     before = sessions(forge)
     async with mcp_socket(forge) as client:
         await client.initialize()
-        await client.send({"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "slow", "arguments": {}}})
+        await client.send(
+            {"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "slow", "arguments": {}}}
+        )
         assert await settle(lambda: sessions(forge) == before + 1)
         client.socket.transport.abort()  # no closing handshake: the client just vanishes
     assert await settle(lambda: sessions(forge) == before)
@@ -182,7 +202,8 @@ async def test_a_bearer_token_travels_as_header_subprotocol_or_query(start_forge
 async def test_scopes_and_origin_refuse_the_handshake(start_forge):
     forge = start_forge(auth_required=True, jwt_secret_key=SECRET)
     admin = {"authorization": f"Bearer {create_token('admin', SECRET)}"}
-    desk = httpx.post(forge.url + "/servers", json={"name": "desk"}, headers=admin).json()
+    async with httpx.AsyncClient() as http:
+        desk = (await http.post(forge.url + "/servers", json={"name": "desk"}, headers=admin)).json()
     scoped_token = create_token("ada", SECRET, scopes=[f"server:{desk['id']}"])
     scoped = {"authorization": f"Bearer {scoped_token}"}
     refusals = [
@@ -209,7 +230,8 @@ def test_plain_http_is_told_to_upgrade(forge):
 async def test_without_the_plugin_its_routes_are_404(start_forge):
     forge = start_forge(plugins_disabled=["transport_ws"])
     assert "websocket" not in forge.gateway.transports
-    assert httpx.get(forge.url + "/ws").status_code == 404
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(forge.url + "/ws")).status_code == 404
     with pytest.raises(InvalidStatus) as refused:
         async with mcp_socket(forge):
             pass
@@ -221,7 +243,14 @@ def test_without_the_http_response_extension_a_refusal_is_close_1008(start_forge
     sent: list[dict] = []
 
     async def handshake():
-        scope = {"type": "websocket", "path": "/ws", "query_string": b"", "headers": [], "subprotocols": [], "extensions": {}}
+        scope = {
+            "type": "websocket",
+            "path": "/ws",
+            "query_string": b"",
+            "headers": [],
+            "subprotocols": [],
+            "extensions": {},
+        }
         events = iter([{"type": "websocket.connect"}])
 
         async def receive():

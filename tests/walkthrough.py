@@ -19,9 +19,29 @@ def catalog(api, rest_upstream: str) -> dict:
     echo_schema = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
     greet_schema = {"type": "object", "properties": {"user": {"type": "string"}}, "required": ["user"]}
     return {
-        "tool": created(api.post("/tools", json={"name": "echo", "url": rest_upstream + "/echo/{id}", "input_schema": echo_schema})),
-        "prompt": created(api.post("/prompts", json={"name": "greet", "template": "Hello, {{ user }}!", "argument_schema": greet_schema})),
-        "resource": created(api.post("/resources", json={"uri": "docs://readme", "name": "readme", "mime_type": "text/markdown", "content": "# Forge"})),
+        "tool": created(
+            api.post(
+                "/tools",
+                json={"name": "echo", "url": rest_upstream + "/echo/{id}", "input_schema": echo_schema},
+            )
+        ),
+        "prompt": created(
+            api.post(
+                "/prompts",
+                json={"name": "greet", "template": "Hello, {{ user }}!", "argument_schema": greet_schema},
+            )
+        ),
+        "resource": created(
+            api.post(
+                "/resources",
+                json={
+                    "uri": "docs://readme",
+                    "name": "readme",
+                    "mime_type": "text/markdown",
+                    "content": "# Forge",
+                },
+            )
+        ),
     }
 
 
@@ -52,7 +72,11 @@ async def walk_through(client, notes: Notifications, api, stored: dict) -> None:
     assert [(m.role, m.content.text) for m in prompt.messages] == [("user", "Hello, Ada!")]
 
     (content,) = (await client.read_resource("docs://readme")).contents
-    assert (str(content.uri), content.mime_type, content.text) == ("docs://readme", "text/markdown", "# Forge")
+    assert (str(content.uri), content.mime_type, content.text) == (
+        "docs://readme",
+        "text/markdown",
+        "# Forge",
+    )
 
     await client.subscribe_resource("docs://readme")
     api.put(f"/resources/{stored['resource']['id']}", json={"content": "# Forge, edited"}).raise_for_status()

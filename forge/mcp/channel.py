@@ -36,7 +36,11 @@ class Channel:
         self.engine = engine
         self.session: Session = engine.sessions.open(principal, server_id)
         self.connection = Connection(
-            principal=principal, server_id=server_id, session=self.session, emit=self.emit, transport=transport
+            principal=principal,
+            server_id=server_id,
+            session=self.session,
+            emit=self.emit,
+            transport=transport,
         )
         self._owed: deque[dict] = deque()
         self._wake = asyncio.Event()

@@ -18,7 +18,9 @@ from forge_plugins.transport_sse.server import KEEPALIVE_SECONDS, LegacySse
 
 
 class SseSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SSE_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SSE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
 
     keepalive_seconds: float = Field(
         KEEPALIVE_SECONDS, gt=0, description="Idle seconds before an open stream gets a keep-alive comment."

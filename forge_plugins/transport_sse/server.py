@@ -55,7 +55,9 @@ class LegacySse:
         headers = http.header_map(scope)
         try:
             if scope["method"] != "GET":
-                raise HttpError(405, INVALID_REQUEST, "Method not allowed: GET opens the stream", [(b"allow", b"GET")])
+                raise HttpError(
+                    405, INVALID_REQUEST, "Method not allowed: GET opens the stream", [(b"allow", b"GET")]
+                )
             if not http.accepts(headers, "text/event-stream"):
                 raise HttpError(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
             principal, server_id = await self._admit(scope, headers)
@@ -89,7 +91,9 @@ class LegacySse:
         headers = http.header_map(scope)
         try:
             if scope["method"] != "POST":
-                raise HttpError(405, INVALID_REQUEST, "Method not allowed: POST messages here", [(b"allow", b"POST")])
+                raise HttpError(
+                    405, INVALID_REQUEST, "Method not allowed: POST messages here", [(b"allow", b"POST")]
+                )
             principal, server_id = await self._admit(scope, headers)
             channel = self._channel(scope, principal, server_id)
             if "application/json" not in headers.get("content-type", "application/json"):
@@ -138,7 +142,9 @@ class LegacySse:
         try:
             principal = await mcp_principal(self.gateway, http.credentials(scope, headers), server_id)
         except AuthenticationFailed as failure:
-            raise HttpError(401, INVALID_REQUEST, str(failure), [(b"www-authenticate", failure.challenge.encode())]) from None
+            raise HttpError(
+                401, INVALID_REQUEST, str(failure), [(b"www-authenticate", failure.challenge.encode())]
+            ) from None
         except NotAllowed as failure:
             raise HttpError(403, INVALID_REQUEST, str(failure)) from None
         if server_id is not None and self.gateway.catalog.scope(server_id) is None:

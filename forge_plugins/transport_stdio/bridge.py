@@ -206,7 +206,11 @@ class Bridge:
         except orjson.JSONDecodeError:
             log.warning("Forge sent something that is not JSON: %.200r", data)
             return
-        if message.get("method") == "initialize" and answer.get("id") == message.get("id") and "result" in answer:
+        if (
+            message.get("method") == "initialize"
+            and answer.get("id") == message.get("id")
+            and "result" in answer
+        ):
             self.session_id = response.headers.get("mcp-session-id")
             self.protocol_version = answer["result"].get("protocolVersion")
             self.last_event_id = None
@@ -220,11 +224,19 @@ class Bridge:
             answer = None
         error = answer.get("error") if isinstance(answer, dict) else None
         if not isinstance(error, dict):
-            error = {"code": INTERNAL_ERROR, "message": f"Forge answered HTTP {status}: {body[:200].decode(errors='replace')}"}
+            error = {
+                "code": INTERNAL_ERROR,
+                "message": f"Forge answered HTTP {status}: {body[:200].decode(errors='replace')}",
+            }
         if is_request(message):
             deliver({"jsonrpc": "2.0", "id": message["id"], "error": error})
         else:
-            log.warning("Forge refused %s: HTTP %d, %s", message.get("method", "a response"), status, error.get("message"))
+            log.warning(
+                "Forge refused %s: HTTP %d, %s",
+                message.get("method", "a response"),
+                status,
+                error.get("message"),
+            )
 
     # --- a forgotten session ----------------------------------------------------------------------
 

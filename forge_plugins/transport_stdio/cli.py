@@ -73,7 +73,9 @@ class MessageWriter:
             logging.getLogger("forge.stdio").warning("the client closed its input; answers are dropped")
 
 
-async def run_bridge(url: str, headers: dict[str, str], retry_seconds: float, stdin: int, stdout: BinaryIO) -> None:
+async def run_bridge(
+    url: str, headers: dict[str, str], retry_seconds: float, stdin: int, stdout: BinaryIO
+) -> None:
     from forge_plugins.transport_stdio.bridge import Bridge  # httpx loads only when the bridge runs
 
     bridge = Bridge(url, MessageWriter(stdout), headers=headers, retry_seconds=retry_seconds)
@@ -92,11 +94,34 @@ def parse_header(value: str) -> tuple[str, str]:
 
 
 @click.command("stdio")
-@click.option("--url", required=True, envvar="FORGE_URL", help="Forge's MCP endpoint, e.g. http://localhost:4444/servers/ID/mcp [env FORGE_URL].")
-@click.option("--token", envvar="FORGE_TOKEN", help="Bearer token for Forge; the variable keeps it out of process lists [env FORGE_TOKEN].")
-@click.option("-H", "--header", "headers", multiple=True, help="Another request header, 'Name: value' (repeatable).")
-@click.option("--retry-seconds", type=float, default=30.0, show_default=True, help="How long to retry while Forge is unreachable.")
-@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True, help="Logging on stderr.")
+@click.option(
+    "--url",
+    required=True,
+    envvar="FORGE_URL",
+    help="Forge's MCP endpoint, e.g. http://localhost:4444/servers/ID/mcp [env FORGE_URL].",
+)
+@click.option(
+    "--token",
+    envvar="FORGE_TOKEN",
+    help="Bearer token for Forge; the variable keeps it out of process lists [env FORGE_TOKEN].",
+)
+@click.option(
+    "-H", "--header", "headers", multiple=True, help="Another request header, 'Name: value' (repeatable)."
+)
+@click.option(
+    "--retry-seconds",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="How long to retry while Forge is unreachable.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    default="warning",
+    show_default=True,
+    help="Logging on stderr.",
+)
 def stdio_command(url, token, headers, retry_seconds, log_level):
     """Bridge a stdio MCP client (a desktop app, an IDE) to a remote Forge over Streamable HTTP."""
     sent = dict(parse_header(value) for value in headers)
@@ -104,7 +129,9 @@ def stdio_command(url, token, headers, retry_seconds, log_level):
         sent["Authorization"] = f"Bearer {token}"
     stdin, stdout = sys.stdin.fileno(), sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the protocol stream
-    logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format="forge-stdio %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=log_level.upper(), format="forge-stdio %(levelname)s %(message)s"
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     asyncio.run(run_bridge(url, sent, retry_seconds, stdin, stdout))
 

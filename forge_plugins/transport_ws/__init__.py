@@ -18,5 +18,8 @@ def forge_transports(gateway):
     endpoint = WebSocketTransport(gateway)
     return Transport(
         name="websocket",
-        routes=(AsgiRoute("/ws", endpoint, "ws"), AsgiRoute("/servers/{server_id}/ws", endpoint, "server_ws")),
+        routes=(
+            AsgiRoute("/ws", endpoint, "ws"),
+            AsgiRoute("/servers/{server_id}/ws", endpoint, "server_ws"),
+        ),
     )

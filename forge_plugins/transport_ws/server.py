@@ -72,7 +72,11 @@ class WebSocketTransport:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
-            body = {"jsonrpc": "2.0", "id": None, "error": {"code": INVALID_REQUEST, "message": "Upgrade Required: open a WebSocket"}}
+            body = {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {"code": INVALID_REQUEST, "message": "Upgrade Required: open a WebSocket"},
+            }
             await http.send_json(send, 426, body, [(b"upgrade", b"websocket")])
             return
         if (await receive())["type"] != "websocket.connect":
@@ -82,7 +86,12 @@ class WebSocketTransport:
         except Refused as refusal:
             await self._refuse(scope, send, refusal)
             return
-        await send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL if SUBPROTOCOL in scope.get("subprotocols", ()) else None})
+        await send(
+            {
+                "type": "websocket.accept",
+                "subprotocol": SUBPROTOCOL if SUBPROTOCOL in scope.get("subprotocols", ()) else None,
+            }
+        )
         socket = Socket(send)
         channel = Channel(self.gateway.engine, principal, server_id, transport="websocket")
         writer = asyncio.create_task(self._write(channel, socket))
@@ -106,7 +115,11 @@ class WebSocketTransport:
                 continue
             text = event.get("text")
             if text is None:
-                channel.deliver(jsonrpc.error(None, McpError(INVALID_REQUEST, "Invalid Request: send JSON-RPC as text frames")))
+                channel.deliver(
+                    jsonrpc.error(
+                        None, McpError(INVALID_REQUEST, "Invalid Request: send JSON-RPC as text frames")
+                    )
+                )
                 continue
             if len(text) > limit or len(text.encode()) > limit:
                 await socket.close(CLOSE_TOO_BIG, f"message larger than {limit} bytes")
@@ -146,9 +159,13 @@ class WebSocketTransport:
     @staticmethod
     async def _refuse(scope, send, refusal: Refused) -> None:
         if "websocket.http.response" not in scope.get("extensions", {}):
-            await send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION, "reason": refusal.message[:120]})
+            await send(
+                {"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION, "reason": refusal.message[:120]}
+            )
             return
-        body = jsonrpc.encode({"jsonrpc": "2.0", "id": None, "error": {"code": INVALID_REQUEST, "message": refusal.message}})
+        body = jsonrpc.encode(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": INVALID_REQUEST, "message": refusal.message}}
+        )
         headers = [*http.JSON_HEADERS, *refusal.headers, (b"content-length", str(len(body)).encode())]
         await send({"type": "websocket.http.response.start", "status": refusal.status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
@@ -160,8 +177,14 @@ def socket_credentials(scope, headers: dict[str, str]) -> Credentials:
     credentials = http.credentials(scope, headers)
     if "authorization" in headers:
         return credentials
-    offered = [p[len(TOKEN_SUBPROTOCOL) :] for p in scope.get("subprotocols", ()) if p.lower().startswith(TOKEN_SUBPROTOCOL)]
+    offered = [
+        p[len(TOKEN_SUBPROTOCOL) :]
+        for p in scope.get("subprotocols", ())
+        if p.lower().startswith(TOKEN_SUBPROTOCOL)
+    ]
     token = offered[0] if offered else credentials.query.get("token")
     if not token:
         return credentials
-    return Credentials({**headers, "authorization": f"Bearer {token}"}, credentials.query, credentials.client_address)
+    return Credentials(
+        {**headers, "authorization": f"Bearer {token}"}, credentials.query, credentials.client_address
+    )

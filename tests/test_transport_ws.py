@@ -29,7 +29,9 @@ class McpSocket:
         self.notifications: list[dict] = []
 
     async def send(self, message: dict | str) -> None:
-        await self.socket.send(message if isinstance(message, str) else json.dumps(message))
+        await self.socket.send(
+            message if isinstance(message, str) else json.dumps(message, ensure_ascii=False)
+        )
 
     async def receive(self) -> dict:
         async with asyncio.timeout(5):
@@ -158,7 +160,9 @@ async def test_a_frame_over_the_size_limit_closes_the_socket_with_1009(start_for
     forge = start_forge(max_body_bytes=2048)
     async with mcp_socket(forge) as client:
         await client.initialize()
-        await client.send({"jsonrpc": "2.0", "id": 9, "method": "ping", "params": {"pad": "x" * 3000}})
+        await client.send(
+            {"jsonrpc": "2.0", "id": 9, "method": "ping", "params": {"pad": "é" * 1100}}
+        )  # 2200 bytes
         with pytest.raises(ConnectionClosed) as closed:
             await client.receive()
     assert closed.value.rcvd.code == 1009

@@ -114,20 +114,11 @@ class WebSocketTransport:
             if event["type"] != "websocket.receive":
                 continue
             text = event.get("text")
-            if text is None:
-                channel.deliver(
-                    jsonrpc.error(
-                        None, McpError(INVALID_REQUEST, "Invalid Request: send JSON-RPC as text frames")
-                    )
-                )
-                continue
-            if len(text) > limit or len(text.encode()) > limit:
+            if too_big(text, event.get("bytes"), limit):
                 await socket.close(CLOSE_TOO_BIG, f"message larger than {limit} bytes")
                 return
             try:
-                message = jsonrpc.decode(text)
-                if isinstance(message, list):
-                    raise McpError(INVALID_REQUEST, "Invalid Request: JSON-RPC batches are not supported")
+                message = decode_frame(text)
             except McpError as failure:
                 channel.deliver(jsonrpc.error(None, failure))
                 continue
@@ -169,6 +160,25 @@ class WebSocketTransport:
         headers = [*http.JSON_HEADERS, *refusal.headers, (b"content-length", str(len(body)).encode())]
         await send({"type": "websocket.http.response.start", "status": refusal.status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
+
+
+def too_big(text: str | None, data: bytes | None, limit: int) -> bool:
+    """Whether a frame holds more than `limit` bytes; short text frames are not encoded to tell."""
+    if text is None:
+        return len(data or b"") > limit
+    if len(text) * 4 <= limit:  # UTF-8 takes at most 4 bytes a character
+        return False
+    return len(text) > limit or len(text.encode()) > limit
+
+
+def decode_frame(text: str | None):
+    """The JSON-RPC message a frame carries; `McpError` for binary frames, bad JSON and batches."""
+    if text is None:
+        raise McpError(INVALID_REQUEST, "Invalid Request: send JSON-RPC as text frames")
+    message = jsonrpc.decode(text)
+    if isinstance(message, list):
+        raise McpError(INVALID_REQUEST, "Invalid Request: JSON-RPC batches are not supported")
+    return message
 
 
 def socket_credentials(scope, headers: dict[str, str]) -> Credentials:

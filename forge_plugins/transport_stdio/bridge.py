@@ -206,12 +206,10 @@ class Bridge:
         except orjson.JSONDecodeError:
             log.warning("Forge sent something that is not JSON: %.200r", data)
             return
-        if (
-            message.get("method") == "initialize"
-            and answer.get("id") == message.get("id")
-            and "result" in answer
-        ):
-            self.session_id = response.headers.get("mcp-session-id")
+        succeeded = isinstance(answer, dict) and "result" in answer and answer.get("id") == message.get("id")
+        if succeeded and message.get("method") == "initialize":
+            # A second initialize on an open session is answered without a new id: keep the one we have.
+            self.session_id = response.headers.get("mcp-session-id") or self.session_id
             self.protocol_version = answer["result"].get("protocolVersion")
             self.last_event_id = None
         deliver(answer)

@@ -64,21 +64,23 @@ async def test_a_virtual_server_refuses_what_it_does_not_hold(forge, catalog, mo
         # Read through the whole-gateway endpoint first: a cached read must not leak into the server.
         assert (await everything.read_resource("docs://private")).contents[0].text == "for admins"
         assert len((await everything.list_tools()).tools) == 2
+    not_found = -32002 if mode == "legacy" else -32602  # 2026-07-28 retired -32002
     async with connect(forge, path, mode) as client:
-        for attempt in (
-            client.call_tool("payroll", {}),
-            client.get_prompt("secret_prompt"),
-            client.read_resource("docs://private"),
+        for attempt, code, message in (
+            (client.call_tool("payroll", {}), -32602, "Unknown tool: payroll"),
+            (client.get_prompt("secret_prompt"), -32602, "Unknown prompt: secret_prompt"),
+            (client.read_resource("docs://private"), not_found, "Resource not found: docs://private"),
         ):
             with pytest.raises(MCPError) as raised:
                 await attempt
-            assert raised.value.error.code in (-32602, -32002), raised.value.error
+            assert (raised.value.error.code, raised.value.error.message) == (code, message)
 
 
 async def test_an_unknown_virtual_server_is_404(forge, catalog, mode):
-    with pytest.raises(Exception):
+    with pytest.raises(ExceptionGroup) as raised:
         async with connect(forge, "/servers/no-such-server/mcp", mode) as client:
             await client.list_tools()
+    assert raised.group_contains(MCPError, match="Virtual server 'no-such-server' not found")
     answer = httpx.post(
         forge.url + "/servers/no-such-server/mcp",
         headers={"accept": "application/json, text/event-stream"},

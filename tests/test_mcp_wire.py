@@ -233,12 +233,12 @@ def test_an_unknown_session_is_404(wire, tool):
 def test_a_session_is_bound_to_its_endpoint(wire, api, tool):
     server = api.post("/servers", json={"name": "s", "tool_ids": [tool["id"]]}).json()
     session_id = initialize(wire)
-    answer = wire.post(
-        f"/servers/{server['id']}/mcp",
-        headers={"mcp-session-id": session_id},
-        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-    )
-    error_of(answer, 404, -32001)
+    elsewhere = f"/servers/{server['id']}/mcp"
+    headers = {"mcp-session-id": session_id}
+    error_of(wire.post(elsewhere, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}), 404, -32001)
+    error_of(wire.get(elsewhere, headers={**headers, "accept": "text/event-stream"}), 404, -32001)
+    error_of(wire.delete(elsewhere, headers=headers), 404, -32001)
+    assert legacy(wire, session_id, "ping").status_code == 200  # still alive where it was opened
 
 
 def test_an_unknown_method_in_a_session_is_method_not_found(wire, tool):

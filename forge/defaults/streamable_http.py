@@ -68,9 +68,9 @@ class StreamableHttp:
             if method == "POST":
                 await self._post(scope, receive, send, headers, principal, server_id)
             elif method == "GET" and not self.stateless:
-                await self._get(receive, send, headers, principal)
+                await self._get(receive, send, headers, principal, server_id)
             elif method == "DELETE" and not self.stateless:
-                await self._delete(send, headers, principal)
+                await self._delete(send, headers, principal, server_id)
             else:
                 allow = b"POST" if self.stateless else b"GET, POST, DELETE"
                 raise HttpError(405, INVALID_REQUEST, "Method not allowed", [(b"allow", allow)])
@@ -176,9 +176,7 @@ class StreamableHttp:
             return Session(id="", principal=principal, server_id=server_id, protocol_version=LATEST_HANDSHAKE, initialized=True), None
         session_id = headers.get("mcp-session-id")
         if session_id and not self.stateless:
-            session = self.engine.sessions.get(session_id, principal)
-            if session is None or session.server_id != server_id:
-                raise HttpError(404, -32001, "Session not found")
+            session = self._existing_session(session_id, principal, server_id)
             if version is not None and version not in HANDSHAKE_VERSIONS:
                 raise HttpError(400, INVALID_REQUEST, f"Bad Request: unsupported MCP-Protocol-Version {version!r}")
             return session, None
@@ -188,6 +186,13 @@ class StreamableHttp:
             session = self.engine.sessions.open(principal, server_id)
             return session, session
         raise HttpError(400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id (send initialize first)")
+
+    def _existing_session(self, session_id: str, principal, server_id) -> Session:
+        """The open session with this id, opened by this principal on this endpoint; else 404."""
+        session = self.engine.sessions.get(session_id, principal)
+        if session is None or session.server_id != server_id:
+            raise HttpError(404, -32001, "Session not found")
+        return session
 
     @staticmethod
     def _emitter(stream: http.SseStream):
@@ -247,15 +252,13 @@ class StreamableHttp:
 
     # --- GET: the session's own stream of server-initiated messages -------------------------------
 
-    async def _get(self, receive, send, headers, principal):
+    async def _get(self, receive, send, headers, principal, server_id):
         session_id = headers.get("mcp-session-id")
         if not session_id:
             raise HttpError(405, INVALID_REQUEST, "Method not allowed: no stream without a session", [(b"allow", b"POST")])
         if not http.accepts(headers, "text/event-stream"):
             raise HttpError(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
-        session = self.engine.sessions.get(session_id, principal)
-        if session is None:
-            raise HttpError(404, -32001, "Session not found")
+        session = self._existing_session(session_id, principal, server_id)
         if session.listeners:
             raise HttpError(409, INVALID_REQUEST, "Conflict: this session already has a stream open")
         last = headers.get("last-event-id")
@@ -285,12 +288,11 @@ class StreamableHttp:
 
     # --- DELETE: end a session --------------------------------------------------------------------
 
-    async def _delete(self, send, headers, principal):
+    async def _delete(self, send, headers, principal, server_id):
         session_id = headers.get("mcp-session-id")
         if not session_id:
             raise HttpError(400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id")
-        if self.engine.sessions.get(session_id, principal) is None:
-            raise HttpError(404, -32001, "Session not found")
+        self._existing_session(session_id, principal, server_id)
         self.engine.sessions.close(session_id)
         await http.send_bytes(send, 200, b"", [])
 

@@ -159,12 +159,17 @@ class StreamableHttp:
         try:
             await asyncio.wait({work, hangup}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            client_gone = hangup.done()
             hangup.cancel()
             if not work.done():
                 work.cancel()  # the caller hung up, or this request itself is being cancelled
         if not work.done() or work.cancelled():
             return HUNG_UP
-        return work.result()
+        answer = work.result()
+        if client_gone and isinstance(answer, Subscription):
+            answer.close()  # its stream would never learn of the disconnect this task consumed
+            return HUNG_UP
+        return answer
 
     def _session_for(self, message, headers, principal, server_id) -> tuple[Session | None, Session | None]:
         """(the session serving this message, the one opened for it if it is `initialize`)."""

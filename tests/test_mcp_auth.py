@@ -33,7 +33,10 @@ def guarded(start_forge, rest_upstream):
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_a_client_with_a_token_lists_and_calls(guarded, mode):
     http = create_mcp_http_client(headers=bearer("alice", ["read"]))
-    async with http, Client(streamable_http_client(guarded.url + "/mcp", http_client=http), mode=mode) as client:
+    async with (
+        http,
+        Client(streamable_http_client(guarded.url + "/mcp", http_client=http), mode=mode) as client,
+    ):
         assert [t.name for t in (await client.list_tools()).tools] == ["echo"]
         assert not (await client.call_tool("echo", {})).is_error
 
@@ -48,19 +51,30 @@ def test_no_credentials_is_401_with_a_challenge(guarded):
 
 
 def test_a_session_belongs_to_whoever_opened_it(guarded):
-    opened = httpx.post(guarded.url + "/mcp", headers={**ACCEPT, **bearer("alice", ["read"])}, json=INITIALIZE)
+    opened = httpx.post(
+        guarded.url + "/mcp", headers={**ACCEPT, **bearer("alice", ["read"])}, json=INITIALIZE
+    )
     session = {"mcp-session-id": opened.headers["mcp-session-id"]}
     ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
-    stolen = httpx.post(guarded.url + "/mcp", headers={**ACCEPT, **bearer("mallory", ["read"]), **session}, json=ping)
+    stolen = httpx.post(
+        guarded.url + "/mcp", headers={**ACCEPT, **bearer("mallory", ["read"]), **session}, json=ping
+    )
     assert stolen.status_code == 404
-    assert httpx.delete(guarded.url + "/mcp", headers={**bearer("mallory", ["read"]), **session}).status_code == 404
-    own = httpx.post(guarded.url + "/mcp", headers={**ACCEPT, **bearer("alice", ["read"]), **session}, json=ping)
+    assert (
+        httpx.delete(guarded.url + "/mcp", headers={**bearer("mallory", ["read"]), **session}).status_code
+        == 404
+    )
+    own = httpx.post(
+        guarded.url + "/mcp", headers={**ACCEPT, **bearer("alice", ["read"]), **session}, json=ping
+    )
     assert own.json()["result"] == {}
 
 
 def test_a_server_scoped_token_reaches_only_its_server(guarded):
     token = bearer("desk-bot", [f"server:{guarded.server_id}"])
-    answer = httpx.post(guarded.url + f"/servers/{guarded.server_id}/mcp", headers={**ACCEPT, **token}, json=INITIALIZE)
+    answer = httpx.post(
+        guarded.url + f"/servers/{guarded.server_id}/mcp", headers={**ACCEPT, **token}, json=INITIALIZE
+    )
     assert answer.status_code == 200
     refused = httpx.post(guarded.url + "/mcp", headers={**ACCEPT, **token}, json=INITIALIZE)
     assert refused.status_code == 403

@@ -70,7 +70,11 @@ class InMemoryTransport:
         self.engine = engine
         self.emitted: list[dict] = []
         self.connection = Connection(
-            principal=ANONYMOUS, session=session, routing_headers=routing_headers, emit=self._emit, transport="memory"
+            principal=ANONYMOUS,
+            session=session,
+            routing_headers=routing_headers,
+            emit=self._emit,
+            transport="memory",
         )
 
     async def _emit(self, message: dict) -> None:
@@ -90,7 +94,9 @@ class InMemoryTransport:
 async def gateway(tmp_path):
     """A started gateway with no HTTP server: its store, catalog and engine only."""
     plugin = MemoryTools()
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'forge.db'}", auth_required=False, _env_file=None)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'forge.db'}", auth_required=False, _env_file=None
+    )
     gateway = create_app(settings, plugins=[plugin]).gateway
     await gateway.start()
     gateway.memory = plugin.adapter
@@ -98,9 +104,21 @@ async def gateway(tmp_path):
         ("echo", {"type": "object", "properties": {"text": {"type": "string"}}}),
         ("wait", {"type": "object"}),
     ):
-        await gateway.store.create("tools", {"name": name, "integration_type": "MEMORY", "input_schema": schema})
-    await gateway.store.create("prompts", {"name": "greet", "template": "Hello, {{ user }}!", "argument_schema": {
-        "type": "object", "properties": {"user": {"type": "string"}}, "required": ["user"]}})
+        await gateway.store.create(
+            "tools", {"name": name, "integration_type": "MEMORY", "input_schema": schema}
+        )
+    await gateway.store.create(
+        "prompts",
+        {
+            "name": "greet",
+            "template": "Hello, {{ user }}!",
+            "argument_schema": {
+                "type": "object",
+                "properties": {"user": {"type": "string"}},
+                "required": ["user"],
+            },
+        },
+    )
     await gateway.reload_catalog(announce=False)
     yield gateway
     await gateway.stop()
@@ -109,8 +127,14 @@ async def gateway(tmp_path):
 async def handshake(gateway) -> InMemoryTransport:
     session = gateway.engine.sessions.open(ANONYMOUS, None)
     transport = InMemoryTransport(gateway.engine, session=session)
-    answer = await transport.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
-                                                    "clientInfo": {"name": "memory", "version": "1"}})
+    answer = await transport.request(
+        "initialize",
+        {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "memory", "version": "1"},
+        },
+    )
     assert answer["result"]["protocolVersion"] == "2025-11-25"
     assert await transport.send({"jsonrpc": "2.0", "method": "notifications/initialized"}) is None
     return transport
@@ -122,7 +146,9 @@ def test_the_engine_imports_nothing_from_http():
         "web = {'quart', 'hypercorn', 'httpx', 'starlette', 'werkzeug', 'h11', 'h2', 'aiohttp'}\n"
         "print(sorted(web & {name.split('.')[0] for name in sys.modules}))\n"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert loaded == "[]"
 
 
@@ -134,8 +160,14 @@ async def test_a_full_handshake_era_conversation(gateway):
     assert early["error"]["code"] == -32600  # nothing but initialize (and ping) before the handshake
     assert (await transport.request("ping"))["result"] == {}
 
-    answer = await transport.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {"roots": {}},
-                                                    "clientInfo": {"name": "memory", "version": "1"}})
+    answer = await transport.request(
+        "initialize",
+        {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {"roots": {}},
+            "clientInfo": {"name": "memory", "version": "1"},
+        },
+    )
     result = answer["result"]
     assert result["protocolVersion"] == "2025-06-18"
     assert result["serverInfo"]["name"] == "Forge"
@@ -149,8 +181,11 @@ async def test_a_full_handshake_era_conversation(gateway):
     assert [t["name"] for t in tools["tools"]] == ["echo", "wait"]
     assert "resultType" not in tools and "_meta" not in tools
     called = await transport.request("tools/call", {"name": "echo", "arguments": {"text": "hi"}}, id=2)
-    assert called == {"jsonrpc": "2.0", "id": 2, "result": {
-        "content": [{"type": "text", "text": "echo: {'text': 'hi'}"}], "isError": False}}
+    assert called == {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "result": {"content": [{"type": "text", "text": "echo: {'text': 'hi'}"}], "isError": False},
+    }
     prompt = await transport.request("prompts/get", {"name": "greet", "arguments": {"user": "Alice"}})
     assert prompt["result"]["messages"][0]["content"]["text"] == "Hello, Alice!"
     missing = await transport.request("prompts/get", {"name": "greet", "arguments": {}})
@@ -166,7 +201,9 @@ async def test_a_2026_request_needs_no_session(gateway):
     assert discover["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "Forge"
     assert {"ttlMs", "cacheScope"} <= set(discover)
 
-    called = await transport.request("tools/call", {"_meta": META, "name": "echo", "arguments": {"text": "x"}})
+    called = await transport.request(
+        "tools/call", {"_meta": META, "name": "echo", "arguments": {"text": "x"}}
+    )
     assert called["result"]["content"][0]["text"] == "echo: {'text': 'x'}"
     assert called["result"]["resultType"] == "complete"
     assert "ttlMs" not in called["result"]
@@ -176,18 +213,28 @@ async def test_a_2026_request_needs_no_session(gateway):
 async def test_the_2026_envelope_is_checked_in_order(gateway):
     transport = InMemoryTransport(gateway.engine)
     assert (await transport.request("tools/list"))["error"]["code"] == -32602
-    assert (await transport.request("tools/list", {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}}))[
-        "error"]["code"] == -32602
+    assert (
+        await transport.request("tools/list", {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}})
+    )["error"]["code"] == -32602
     not_a_string = {**META, "io.modelcontextprotocol/protocolVersion": 2026}
     assert (await transport.request("tools/list", {"_meta": not_a_string}))["error"]["code"] == -32602
     future = {**META, "io.modelcontextprotocol/protocolVersion": "2099-01-01"}
     answer = await transport.request("tools/list", {"_meta": future}, id="v")
-    assert answer == {"jsonrpc": "2.0", "id": "v", "error": {"code": -32022, "message": "Unsupported protocol version: 2099-01-01",
-                                                             "data": {"supported": [MODERN], "requested": "2099-01-01"}}}
+    assert answer == {
+        "jsonrpc": "2.0",
+        "id": "v",
+        "error": {
+            "code": -32022,
+            "message": "Unsupported protocol version: 2099-01-01",
+            "data": {"supported": [MODERN], "requested": "2099-01-01"},
+        },
+    }
     assert (await transport.request("initialize", {"_meta": META}))["error"]["code"] == -32601
 
     # With routing headers (what an HTTP transport passes), a disagreement is found before the version.
-    routed = InMemoryTransport(gateway.engine, routing_headers={"mcp-protocol-version": MODERN, "mcp-method": "tools/call"})
+    routed = InMemoryTransport(
+        gateway.engine, routing_headers={"mcp-protocol-version": MODERN, "mcp-method": "tools/call"}
+    )
     mismatch = await routed.request("tools/list", {"_meta": future})
     assert mismatch["error"]["code"] == -32020
 
@@ -210,23 +257,38 @@ async def test_malformed_messages_are_invalid_requests(gateway):
 async def test_notifications_cancelled_stops_a_slow_tool_call(gateway):
     transport = await handshake(gateway)
     session = transport.connection.session
-    call = asyncio.create_task(transport.request("tools/call", {"name": "wait", "arguments": {}}, id="slow-1"))
+    call = asyncio.create_task(
+        transport.request("tools/call", {"name": "wait", "arguments": {}}, id="slow-1")
+    )
     await asyncio.wait_for(gateway.memory.started.wait(), 5)
     assert "slow-1" in session.in_flight
-    cancelled = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "slow-1", "reason": "bored"}}
+    cancelled = {
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": {"requestId": "slow-1", "reason": "bored"},
+    }
     assert await transport.send(cancelled) is None
     answer = await asyncio.wait_for(call, 5)
-    assert answer == {"jsonrpc": "2.0", "id": "slow-1", "error": {"code": -32800, "message": "Request cancelled"}}
+    assert answer == {
+        "jsonrpc": "2.0",
+        "id": "slow-1",
+        "error": {"code": -32800, "message": "Request cancelled"},
+    }
     assert gateway.memory.cancelled
     assert session.in_flight == {}
     # The session carries on.
-    assert (await transport.request("tools/call", {"name": "echo", "arguments": {}}, id=3))["result"]["isError"] is False
+    assert (await transport.request("tools/call", {"name": "echo", "arguments": {}}, id=3))["result"][
+        "isError"
+    ] is False
 
 
 async def test_cancelling_an_unknown_request_is_harmless(gateway):
     transport = await handshake(gateway)
     for params in ({"requestId": "never-sent"}, {}, {"requestId": {"odd": True}}):
-        assert await transport.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}) is None
+        assert (
+            await transport.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params})
+            is None
+        )
     assert (await transport.request("ping"))["result"] == {}
 
 
@@ -245,14 +307,20 @@ async def test_logging_set_level_accepts_only_known_levels(gateway):
     transport = await handshake(gateway)
     session = transport.connection.session
     for level in ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"):
-        assert (await transport.request("logging/setLevel", {"level": level})) == {"jsonrpc": "2.0", "id": 1, "result": {}}
+        assert (await transport.request("logging/setLevel", {"level": level})) == {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "result": {},
+        }
         assert session.log_level == level
     for params in ({"level": "loud"}, {"level": "INFO"}, {"level": 3}, {}):
         answer = await transport.request("logging/setLevel", params)
         assert answer["error"]["code"] == -32602, params
     assert session.log_level == "emergency"
     modern = InMemoryTransport(gateway.engine)
-    assert (await modern.request("logging/setLevel", {"_meta": META, "level": "info"}))["error"]["code"] == -32601
+    assert (await modern.request("logging/setLevel", {"_meta": META, "level": "info"}))["error"][
+        "code"
+    ] == -32601
 
 
 async def test_list_changes_reach_sessions_and_listeners(gateway):
@@ -264,15 +332,26 @@ async def test_list_changes_reach_sessions_and_listeners(gateway):
     )
     assert isinstance(subscription, Subscription)
     ack = await asyncio.wait_for(subscription.__anext__(), 5)
-    assert ack == {"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged", "params": {
-        "notifications": {"toolsListChanged": True}, "_meta": {"io.modelcontextprotocol/subscriptionId": "listen-1"}}}
+    assert ack == {
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": {
+            "notifications": {"toolsListChanged": True},
+            "_meta": {"io.modelcontextprotocol/subscriptionId": "listen-1"},
+        },
+    }
 
-    await gateway.store.create("tools", {"name": "late", "integration_type": "MEMORY", "input_schema": {"type": "object"}})
+    await gateway.store.create(
+        "tools", {"name": "late", "integration_type": "MEMORY", "input_schema": {"type": "object"}}
+    )
     await gateway.reload_catalog()
 
     changed = await asyncio.wait_for(subscription.__anext__(), 5)
-    assert changed == {"jsonrpc": "2.0", "method": "notifications/tools/list_changed",
-                       "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": "listen-1"}}}
+    assert changed == {
+        "jsonrpc": "2.0",
+        "method": "notifications/tools/list_changed",
+        "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": "listen-1"}},
+    }
     assert [message for _, message in session.messages_after(0)] == [
         {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
     ]

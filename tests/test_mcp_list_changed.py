@@ -4,8 +4,6 @@ once — on the session's GET stream in the handshake era, on a subscriptions/li
 from __future__ import annotations
 
 import anyio
-import mcp.types as types
-import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ToolsListChanged
@@ -77,31 +75,31 @@ async def test_a_2026_listener_hears_that_a_tool_was_added(forge, api, rest_upst
 
 async def test_a_2026_listener_hears_that_a_tool_was_disabled(forge, api, rest_upstream):
     tool = api.post("/tools", json={"name": "doomed", "url": rest_upstream + "/d"}).json()
-    async with connect(forge, "auto") as client:
-        async with client.listen(tools_list_changed=True) as subscription:
-            assert [t.name for t in (await client.list_tools()).tools] == ["doomed"]
-            api.post(f"/tools/{tool['id']}/disable").raise_for_status()
-            assert (await client.list_tools()).tools == []  # gone at once, before any notification is read
-            with anyio.fail_after(5):
-                assert await subscription.__anext__() == ToolsListChanged()
+    async with connect(forge, "auto") as client, client.listen(tools_list_changed=True) as subscription:
+        assert [t.name for t in (await client.list_tools()).tools] == ["doomed"]
+        api.post(f"/tools/{tool['id']}/disable").raise_for_status()
+        assert (await client.list_tools()).tools == []  # gone at once, before any notification is read
+        with anyio.fail_after(5):
+            assert await subscription.__anext__() == ToolsListChanged()
 
 
 async def test_a_2026_listener_hears_only_what_it_asked_for(forge, api, rest_upstream):
-    async with connect(forge, "auto") as client:
-        async with client.listen(prompts_list_changed=True, resources_list_changed=True) as subscription:
-            assert subscription.honored.tools_list_changed is None
-            api.post("/tools", json={"name": "unheard", "url": rest_upstream + "/u"}).raise_for_status()
-            api.post("/prompts", json={"name": "p", "template": "hi"}).raise_for_status()
-            api.post("/resources", json={"uri": "docs://r", "content": "r"}).raise_for_status()
-            with anyio.fail_after(5):
-                events = [await subscription.__anext__(), await subscription.__anext__()]
+    async with (
+        connect(forge, "auto") as client,
+        client.listen(prompts_list_changed=True, resources_list_changed=True) as subscription,
+    ):
+        assert subscription.honored.tools_list_changed is None
+        api.post("/tools", json={"name": "unheard", "url": rest_upstream + "/u"}).raise_for_status()
+        api.post("/prompts", json={"name": "p", "template": "hi"}).raise_for_status()
+        api.post("/resources", json={"uri": "docs://r", "content": "r"}).raise_for_status()
+        with anyio.fail_after(5):
+            events = [await subscription.__anext__(), await subscription.__anext__()]
     assert events == [PromptsListChanged(), ResourcesListChanged()]
 
 
 async def test_a_closed_listener_is_forgotten(forge, api, rest_upstream):
-    async with connect(forge, "auto") as client:
-        async with client.listen(tools_list_changed=True):
-            assert len(forge.gateway.engine.subscriptions) == 1
+    async with connect(forge, "auto") as client, client.listen(tools_list_changed=True):
+        assert len(forge.gateway.engine.subscriptions) == 1
     with anyio.fail_after(5):
         while len(forge.gateway.engine.subscriptions):
             await anyio.sleep(0.02)

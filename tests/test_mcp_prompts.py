@@ -3,9 +3,8 @@ and its arguments completed by completion/complete, in both protocol eras."""
 
 from __future__ import annotations
 
-import mcp.types as types
 import pytest
-from mcp import Client, MCPError
+from mcp import Client, MCPError, types
 from mcp.client.streamable_http import streamable_http_client
 
 pytestmark = pytest.mark.parametrize("mode", ["legacy", "auto"])
@@ -38,7 +37,9 @@ async def test_a_stored_prompt_is_listed_and_rendered(forge, api, mode):
         (prompt,) = (await client.list_prompts()).prompts
         assert prompt.name == "greet"
         assert prompt.description == "Say hello"
-        assert [(a.name, a.required, a.description) for a in prompt.arguments] == [("user", True, "Who to greet")]
+        assert [(a.name, a.required, a.description) for a in prompt.arguments] == [
+            ("user", True, "Who to greet")
+        ]
         answer = await client.get_prompt("greet", {"user": "Alice"})
     assert answer.description == "Say hello"
     (message,) = answer.messages
@@ -82,10 +83,14 @@ async def test_prompt_arguments_complete_from_their_enum(forge, api, mode):
         assert answer.completion.values == ["formal", "friendly", "funny"]
         assert answer.completion.total == 3
         assert answer.completion.has_more is False
-        assert (await client.complete(ref, {"name": "style", "value": "FR"})).completion.values == ["friendly"]
+        assert (await client.complete(ref, {"name": "style", "value": "FR"})).completion.values == [
+            "friendly"
+        ]
         assert (await client.complete(ref, {"name": "style", "value": ""})).completion.total == 4
         # An argument with nothing to offer completes to nothing, not an error.
         assert (await client.complete(ref, {"name": "user", "value": "a"})).completion.values == []
         with pytest.raises(MCPError) as raised:
-            await client.complete(types.PromptReference(type="ref/prompt", name="nope"), {"name": "x", "value": ""})
+            await client.complete(
+                types.PromptReference(type="ref/prompt", name="nope"), {"name": "x", "value": ""}
+            )
     assert raised.value.error.code == -32602

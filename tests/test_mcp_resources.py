@@ -6,9 +6,8 @@ from __future__ import annotations
 import base64
 
 import anyio
-import mcp.types as types
 import pytest
-from mcp import Client, MCPError
+from mcp import Client, MCPError, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.subscriptions import ResourceUpdated
 
@@ -34,14 +33,22 @@ def library(api):
     """A text resource, a binary one and a template with completions."""
     return {
         "readme": add_resource(
-            api, uri="docs://readme", name="readme", description="Read me first", mime_type="text/markdown",
+            api,
+            uri="docs://readme",
+            name="readme",
+            description="Read me first",
+            mime_type="text/markdown",
             content="# Forge",
         ),
         "logo": add_resource(
             api, uri="images://logo", name="logo", mime_type="image/png", blob=base64.b64encode(PNG).decode()
         ),
         "item": add_resource(
-            api, uri="docs://items/{id}", name="item", mime_type="text/plain", content="Item number {{ id }}",
+            api,
+            uri="docs://items/{id}",
+            name="item",
+            mime_type="text/plain",
+            content="Item number {{ id }}",
             completions={"id": ["100", "101", "200"]},
         ),
     }
@@ -57,7 +64,9 @@ async def test_resources_and_templates_are_listed(forge, library, mode):
         ("images://logo", "logo", "image/png"),
     ]
     assert listed[0].description == "Read me first"
-    assert [(t.uri_template, t.name, t.mime_type) for t in templates] == [("docs://items/{id}", "item", "text/plain")]
+    assert [(t.uri_template, t.name, t.mime_type) for t in templates] == [
+        ("docs://items/{id}", "item", "text/plain")
+    ]
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
@@ -91,7 +100,8 @@ async def test_template_variables_complete_from_the_resource_completions(forge, 
         assert (await client.complete(ref, {"name": "other", "value": ""})).completion.values == []
         with pytest.raises(MCPError) as raised:
             await client.complete(
-                types.ResourceTemplateReference(type="ref/resource", uri="docs://nope/{id}"), {"name": "id", "value": ""}
+                types.ResourceTemplateReference(type="ref/resource", uri="docs://nope/{id}"),
+                {"name": "id", "value": ""},
             )
     assert raised.value.error.code == -32602
 
@@ -99,7 +109,9 @@ async def test_template_variables_complete_from_the_resource_completions(forge, 
 async def test_an_edited_resource_is_read_fresh(forge, api, library):
     async with connect(forge, "auto", cache=None) as client:
         assert (await client.read_resource("docs://readme")).contents[0].text == "# Forge"
-        api.put(f"/resources/{library['readme']['id']}", json={"content": "# Forge, edited"}).raise_for_status()
+        api.put(
+            f"/resources/{library['readme']['id']}", json={"content": "# Forge, edited"}
+        ).raise_for_status()
         assert (await client.read_resource("docs://readme")).contents[0].text == "# Forge, edited"
 
 
@@ -126,7 +138,9 @@ async def test_a_legacy_subscriber_hears_of_an_update_on_its_stream(forge, api, 
 
     async with connect(forge, "legacy", message_handler=on_message) as client:
         await client.subscribe_resource("docs://readme")
-        api.put(f"/resources/{library['logo']['id']}", json={"description": "unsubscribed"}).raise_for_status()
+        api.put(
+            f"/resources/{library['logo']['id']}", json={"description": "unsubscribed"}
+        ).raise_for_status()
         api.put(f"/resources/{library['readme']['id']}", json={"content": "# New"}).raise_for_status()
         with anyio.fail_after(5):
             await arrived.wait()
@@ -139,7 +153,9 @@ async def test_a_2026_listener_hears_of_an_update_on_its_subscription(forge, api
     async with connect(forge, "auto") as client:
         async with client.listen(resource_subscriptions=["docs://readme"]) as subscription:
             assert subscription.honored.resource_subscriptions == ["docs://readme"]
-            api.put(f"/resources/{library['logo']['id']}", json={"description": "unsubscribed"}).raise_for_status()
+            api.put(
+                f"/resources/{library['logo']['id']}", json={"description": "unsubscribed"}
+            ).raise_for_status()
             api.put(f"/resources/{library['readme']['id']}", json={"content": "# New"}).raise_for_status()
             with anyio.fail_after(5):
                 event = await subscription.__anext__()

@@ -15,6 +15,21 @@ def connect(forge, path: str, mode: str) -> Client:
     return Client(streamable_http_client(forge.url + path), mode=mode, cache=None)
 
 
+async def raw_initialize(forge, path: str) -> httpx.Response:
+    """An initialize POST with no SDK in the way, to see the HTTP status itself."""
+    async with httpx.AsyncClient(base_url=forge.url) as http:
+        return await http.post(
+            path,
+            headers={"accept": "application/json, text/event-stream"},
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25"},
+            },
+        )
+
+
 def created(answer: httpx.Response) -> dict:
     assert answer.status_code == 201, answer.text
     return answer.json()
@@ -81,22 +96,14 @@ async def test_an_unknown_virtual_server_is_404(forge, catalog, mode):
         async with connect(forge, "/servers/no-such-server/mcp", mode) as client:
             await client.list_tools()
     assert raised.group_contains(MCPError, match="Virtual server 'no-such-server' not found")
-    answer = httpx.post(
-        forge.url + "/servers/no-such-server/mcp",
-        headers={"accept": "application/json, text/event-stream"},
-        json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}},
-    )
+    answer = await raw_initialize(forge, "/servers/no-such-server/mcp")
     assert answer.status_code == 404
     assert "no-such-server" in answer.json()["error"]["message"]
 
 
 async def test_a_disabled_virtual_server_is_404(forge, api, catalog, mode):
     api.post(f"/servers/{catalog['server']['id']}/disable").raise_for_status()
-    answer = httpx.post(
-        forge.url + f"/servers/{catalog['server']['id']}/mcp",
-        headers={"accept": "application/json, text/event-stream"},
-        json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}},
-    )
+    answer = await raw_initialize(forge, f"/servers/{catalog['server']['id']}/mcp")
     assert answer.status_code == 404
 
 

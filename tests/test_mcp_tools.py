@@ -74,11 +74,17 @@ async def test_a_post_tool_sends_the_rest_as_a_json_body(forge, api, rest_upstre
         method="POST",
         input_schema={
             "type": "object",
-            "properties": {"customer": {"type": "integer"}, "items": {"type": "array"}, "note": {"type": "string"}},
+            "properties": {
+                "customer": {"type": "integer"},
+                "items": {"type": "array"},
+                "note": {"type": "string"},
+            },
         },
     )
     async with connect(forge, mode) as client:
-        seen = echoed(await client.call_tool("create_order", {"customer": 42, "items": [1, 2], "note": "rush"}))
+        seen = echoed(
+            await client.call_tool("create_order", {"customer": 42, "items": [1, 2], "note": "rush"})
+        )
     assert seen["method"] == "POST"
     assert seen["path"] == "/customers/42/orders"
     assert seen["json"] == {"items": [1, 2], "note": "rush"}

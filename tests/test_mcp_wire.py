@@ -47,7 +47,11 @@ def initialize(wire, path: str = "/mcp") -> str:
             "jsonrpc": "2.0",
             "id": 0,
             "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}},
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
         },
     )
     assert answer.status_code == 200, answer.text
@@ -67,7 +71,9 @@ def legacy(wire, session_id: str, method: str, params: dict | None = None, id=1)
     body = {"jsonrpc": "2.0", "id": id, "method": method}
     if params is not None:
         body["params"] = params
-    return wire.post("/mcp", headers={"mcp-session-id": session_id, "mcp-protocol-version": "2025-11-25"}, json=body)
+    return wire.post(
+        "/mcp", headers={"mcp-session-id": session_id, "mcp-protocol-version": "2025-11-25"}, json=body
+    )
 
 
 def error_of(answer: httpx.Response, status: int, code: int) -> dict:
@@ -80,7 +86,9 @@ def error_of(answer: httpx.Response, status: int, code: int) -> dict:
 
 def serves_normally(wire) -> None:
     """A well-formed 2026 call still gets its ordinary answer."""
-    answer = wire.post("/mcp", **modern("tools/call", {"name": "echo", "arguments": {"q": "still"}}, name="echo"))
+    answer = wire.post(
+        "/mcp", **modern("tools/call", {"name": "echo", "arguments": {"q": "still"}}, name="echo")
+    )
     assert answer.status_code == 200, answer.text
     result = answer.json()["result"]
     assert result["isError"] is False
@@ -99,20 +107,20 @@ def test_a_body_that_is_not_json_is_a_parse_error(wire, tool):
 
 
 WRONG_SHAPES = [
-        ({"jsonrpc": "2.0", "id": {"a": 1}, "method": "tools/list"}, None),
-        ({"jsonrpc": "2.0", "id": [1], "method": "tools/list"}, None),
-        ({"jsonrpc": "2.0", "id": 1.5, "method": "tools/list"}, None),
-        ({"jsonrpc": "2.0", "id": True, "method": "tools/list"}, None),
-        ({"jsonrpc": "2.0", "id": None, "method": "tools/list"}, None),
-        ({"jsonrpc": "2.0", "id": 7, "method": 42}, 7),
-        ({"jsonrpc": "2.0", "id": 8, "method": "tools/list", "params": [1, 2]}, 8),
-        ({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": "x"}, 9),
-        ({"jsonrpc": "1.0", "id": 10, "method": "tools/list"}, 10),
-        ({"id": 11, "method": "tools/list"}, 11),
-        ({"jsonrpc": "2.0", "id": 12}, 12),
-        ("just a string", None),
-        (42, None),
-        (None, None),
+    ({"jsonrpc": "2.0", "id": {"a": 1}, "method": "tools/list"}, None),
+    ({"jsonrpc": "2.0", "id": [1], "method": "tools/list"}, None),
+    ({"jsonrpc": "2.0", "id": 1.5, "method": "tools/list"}, None),
+    ({"jsonrpc": "2.0", "id": True, "method": "tools/list"}, None),
+    ({"jsonrpc": "2.0", "id": None, "method": "tools/list"}, None),
+    ({"jsonrpc": "2.0", "id": 7, "method": 42}, 7),
+    ({"jsonrpc": "2.0", "id": 8, "method": "tools/list", "params": [1, 2]}, 8),
+    ({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": "x"}, 9),
+    ({"jsonrpc": "1.0", "id": 10, "method": "tools/list"}, 10),
+    ({"id": 11, "method": "tools/list"}, 11),
+    ({"jsonrpc": "2.0", "id": 12}, 12),
+    ("just a string", None),
+    (42, None),
+    (None, None),
 ]
 
 
@@ -140,7 +148,11 @@ def test_a_body_over_the_limit_is_413(wire, tool):
 def test_a_body_that_is_not_json_typed_is_415(wire, tool):
     request = modern("tools/list")
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
-        answer = wire.post("/mcp", content=orjson.dumps(request["json"]), headers={**request["headers"], "content-type": content_type})
+        answer = wire.post(
+            "/mcp",
+            content=orjson.dumps(request["json"]),
+            headers={**request["headers"], "content-type": content_type},
+        )
         error_of(answer, 415, -32600)
     serves_normally(wire)
 
@@ -208,7 +220,12 @@ def test_initialize_works_without_a_version_header_and_counter_offers_old_versio
     for offered, agreed in (("2025-06-18", "2025-06-18"), ("1999-01-01", "2025-11-25")):
         answer = wire.post(
             "/mcp",
-            json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": offered, "capabilities": {}}},
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"protocolVersion": offered, "capabilities": {}},
+            },
         )
         assert answer.status_code == 200
         result = answer.json()["result"]
@@ -220,7 +237,11 @@ def test_initialize_works_without_a_version_header_and_counter_offers_old_versio
 def test_a_request_without_a_session_is_400(wire, tool):
     error_of(wire.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}), 400, -32600)
     legacy_header = {"mcp-protocol-version": "2025-11-25"}
-    error_of(wire.post("/mcp", headers=legacy_header, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}), 400, -32600)
+    error_of(
+        wire.post("/mcp", headers=legacy_header, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        400,
+        -32600,
+    )
     serves_normally(wire)
 
 
@@ -235,7 +256,11 @@ def test_a_session_is_bound_to_its_endpoint(wire, api, tool):
     session_id = initialize(wire)
     elsewhere = f"/servers/{server['id']}/mcp"
     headers = {"mcp-session-id": session_id}
-    error_of(wire.post(elsewhere, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}), 404, -32001)
+    error_of(
+        wire.post(elsewhere, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        404,
+        -32001,
+    )
     error_of(wire.get(elsewhere, headers={**headers, "accept": "text/event-stream"}), 404, -32001)
     error_of(wire.delete(elsewhere, headers=headers), 404, -32001)
     assert legacy(wire, session_id, "ping").status_code == 200  # still alive where it was opened
@@ -270,7 +295,9 @@ def test_notifications_and_responses_are_accepted_with_202(wire, tool):
     ):
         answer = wire.post("/mcp", headers=headers, json=message)
         assert (answer.status_code, answer.content) == (202, b""), message
-    answer = wire.post("/mcp", headers={"mcp-protocol-version": MODERN}, json={"jsonrpc": "2.0", "method": "notifications/x"})
+    answer = wire.post(
+        "/mcp", headers={"mcp-protocol-version": MODERN}, json={"jsonrpc": "2.0", "method": "notifications/x"}
+    )
     assert answer.status_code == 202
 
 
@@ -315,8 +342,12 @@ def test_every_2026_result_is_stamped(wire, tool):
 
 def test_a_request_without_its_envelope_is_invalid_params(wire, tool):
     request = modern("tools/list")
-    for params in ({}, {"_meta": "x"}, {"_meta": {"io.modelcontextprotocol/clientCapabilities": {}}},
-                   {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}}):
+    for params in (
+        {},
+        {"_meta": "x"},
+        {"_meta": {"io.modelcontextprotocol/clientCapabilities": {}}},
+        {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}},
+    ):
         body = {**request["json"], "params": params}
         answer = wire.post("/mcp", headers=request["headers"], json=body)
         error_of(answer, 400, -32602)
@@ -361,7 +392,9 @@ def test_routing_header_names_are_case_insensitive(wire, tool):
 
 def test_a_base64_routing_name_is_decoded(wire, api, rest_upstream):
     api.post("/resources", json={"uri": "docs://café", "content": "au lait"}).raise_for_status()
-    answer = wire.post("/mcp", **modern("resources/read", {"uri": "docs://café"}, name="=?base64?ZG9jczovL2NhZsOp?="))
+    answer = wire.post(
+        "/mcp", **modern("resources/read", {"uri": "docs://café"}, name="=?base64?ZG9jczovL2NhZsOp?=")
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["contents"][0]["text"] == "au lait"
     broken = wire.post("/mcp", **modern("resources/read", {"uri": "docs://café"}, name="=?base64?%%%?="))
@@ -394,7 +427,9 @@ def test_an_unknown_or_removed_method_is_404(wire, tool):
 def test_bad_params_in_2026_are_400(wire, tool):
     error_of(wire.post("/mcp", **modern("tools/call", {"name": "nope"}, name="nope")), 400, -32602)
     error_of(wire.post("/mcp", **modern("prompts/get", {"name": "nope"}, name="nope")), 400, -32602)
-    error_of(wire.post("/mcp", **modern("resources/read", {"uri": "docs://nope"}, name="docs://nope")), 400, -32602)
+    error_of(
+        wire.post("/mcp", **modern("resources/read", {"uri": "docs://nope"}, name="docs://nope")), 400, -32602
+    )
     bad_level = modern("tools/list")
     bad_level["json"]["params"]["_meta"] = {**META, "io.modelcontextprotocol/logLevel": "loud"}
     error_of(wire.post("/mcp", **bad_level), 400, -32602)
@@ -403,14 +438,18 @@ def test_bad_params_in_2026_are_400(wire, tool):
 
 def test_an_sse_only_client_gets_its_answer_as_an_event(wire, tool):
     request = modern("tools/list")
-    answer = wire.post("/mcp", headers={**request["headers"], "accept": "text/event-stream"}, json=request["json"])
+    answer = wire.post(
+        "/mcp", headers={**request["headers"], "accept": "text/event-stream"}, json=request["json"]
+    )
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/event-stream")
     assert '"tools":[{"name":"echo"' in answer.text
 
 
 def test_the_plain_rpc_endpoint_needs_no_session(wire, tool):
-    answer = wire.post("/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo"}})
+    answer = wire.post(
+        "/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo"}}
+    )
     assert answer.status_code == 200
     assert answer.json()["result"]["isError"] is False
     assert wire.post("/rpc", **modern("tools/list")).json()["result"]["resultType"] == "complete"
@@ -418,7 +457,9 @@ def test_the_plain_rpc_endpoint_needs_no_session(wire, tool):
 
 def test_a_cached_2026_answer_never_leaks_its_stamps_into_the_handshake_era(wire, api):
     api.post("/resources", json={"uri": "docs://shared", "content": "one text"}).raise_for_status()
-    modern_read = wire.post("/mcp", **modern("resources/read", {"uri": "docs://shared"}, name="docs://shared"))
+    modern_read = wire.post(
+        "/mcp", **modern("resources/read", {"uri": "docs://shared"}, name="docs://shared")
+    )
     assert modern_read.json()["result"]["resultType"] == "complete"
     session_id = initialize(wire)
     result = legacy(wire, session_id, "resources/read", {"uri": "docs://shared"}).json()["result"]
@@ -456,7 +497,10 @@ def test_the_session_stream_delivers_and_replays_server_messages(wire, api, rest
     # Resuming after the first event replays what came later, the missed one included.
     with wire.stream("GET", "/mcp", headers={**stream_headers, "last-event-id": first_id}) as stream:
         lines = stream.iter_lines()
-        assert next_event(lines) == (second_id, {"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"})
+        assert next_event(lines) == (
+            second_id,
+            {"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"},
+        )
         third_id, message = next_event(lines)
     assert message == {"jsonrpc": "2.0", "method": "notifications/resources/list_changed"}
     assert int(first_id) < int(second_id) < int(third_id)

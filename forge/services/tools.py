@@ -8,8 +8,8 @@ once per tool definition and kept while the definition lasts.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 

@@ -18,7 +18,9 @@ LIST_KINDS = ("tools", "resources", "prompts")
 
 
 def tool_definition(tool: Mapping[str, Any]) -> dict:
-    """The MCP Tool object clients see for a stored tool."""
+    """The MCP Tool object clients see for a stored tool (an imported one as its upstream has it)."""
+    if tool.get("definition"):
+        return {**tool["definition"], "name": tool["name"]}
     definition = {
         "name": tool["name"],
         "inputSchema": tool.get("input_schema") or {"type": "object"},
@@ -33,6 +35,8 @@ def tool_definition(tool: Mapping[str, Any]) -> dict:
 
 
 def resource_definition(resource: Mapping[str, Any]) -> dict:
+    if resource.get("definition"):
+        return dict(resource["definition"])
     key = "uriTemplate" if resource.get("is_template") else "uri"
     definition = {key: resource["uri"], "name": resource["name"]}
     if resource.get("description"):
@@ -56,6 +60,8 @@ def prompt_arguments(argument_schema: Mapping[str, Any] | None) -> list[dict]:
 
 
 def prompt_definition(prompt: Mapping[str, Any]) -> dict:
+    if prompt.get("definition"):
+        return {**prompt["definition"], "name": prompt["name"]}
     definition = {"name": prompt["name"], "arguments": prompt_arguments(prompt.get("argument_schema"))}
     if prompt.get("description"):
         definition["description"] = prompt["description"]

@@ -87,21 +87,62 @@ class ToolCall:
     server_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """The MCP request an adapter serves, and the ways back to the client that sent it.
+
+    `notify(message)` sends a request-scoped notification (`notifications/progress`,
+    `notifications/message`) on the request's own stream; it is a no-op where the transport cannot
+    stream. `ask(method, params)` sends the client a request (`sampling/createMessage`,
+    `elicitation/create`, `roots/list`) and answers its result; it exists in the handshake era only
+    (None in 2026-07-28, where `input_required` results take its place) and raises
+    `forge.mcp.jsonrpc.McpError` when the client did not declare the capability or does not answer.
+    `input_responses` and `request_state` are what a 2026-07-28 client sent back after an
+    `input_required` result.
+    """
+
+    principal: Principal
+    server_id: str | None
+    protocol_version: str
+    modern: bool
+    client_capabilities: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    log_level: str | None = None
+    input_responses: Mapping[str, Any] | None = None
+    request_state: str | None = None
+    notify: Callable[[dict], Awaitable[None]] | None = None
+    ask: Callable[[str, dict], Awaitable[dict]] | None = None
+
+    @property
+    def progress_token(self) -> Any:
+        return self.meta.get("progressToken")
+
+
 class ToolAdapter(Protocol):
     """Invokes tools of one integration type ("REST", "MCP", ...).
 
-    `invoke` receives the stored tool (a plain dict, secrets decrypted) and the validated arguments,
-    and answers an MCP CallToolResult dict: {"content": [...], "isError": bool, "structuredContent"?}.
-    Upstream failures are answered as `isError` results, not raised.
+    `invoke` receives the stored tool (a plain dict, secrets decrypted), the validated arguments and
+    the `Invocation` (None when a tool is called outside MCP, e.g. from the admin UI), and answers
+    an MCP CallToolResult dict: {"content": [...], "isError": bool, "structuredContent"?} — or, in
+    2026-07-28, an `input_required` result. Upstream failures are answered as `isError` results,
+    not raised.
+
+    The adapter of integration type "MCP" also serves what federation imports besides tools:
+    `get_prompt(prompt, arguments, invocation)`, `read_resource(resource, uri, invocation)` and
+    `complete(entity, params, invocation)`, each answering the MCP result dict.
     """
 
     async def start(self) -> None:
         """Open pools or connections; called once when the gateway starts."""
 
-    async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict: ...
+    async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any], invocation: Invocation | None) -> dict: ...
 
     async def aclose(self) -> None:
         """Release what `start` opened; called once when the gateway stops."""
+
+
+# The integration type of everything imported from an upstream MCP server or peer gateway.
+FEDERATED = "MCP"
 
 
 class InvocationRejected(Exception):

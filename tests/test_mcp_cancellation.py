@@ -29,7 +29,7 @@ class Stuck:
     async def aclose(self) -> None:
         pass
 
-    async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict:
+    async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any], invocation=None) -> dict:
         self.started.set()
         try:
             await asyncio.sleep(30)

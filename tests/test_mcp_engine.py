@@ -43,7 +43,7 @@ class MemoryAdapter:
     async def aclose(self) -> None:
         pass
 
-    async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict:
+    async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any], invocation=None) -> dict:
         if tool["name"] == "wait":
             self.started.set()
             try:

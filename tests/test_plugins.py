@@ -36,7 +36,7 @@ class EchoAdapter:
     async def start(self):
         self.started = True
 
-    async def invoke(self, tool, arguments):
+    async def invoke(self, tool, arguments, invocation):
         return {"content": [{"type": "text", "text": f"{tool['name']} got {dict(arguments)}"}], "isError": False}
 
     async def aclose(self):
@@ -166,7 +166,8 @@ def test_plugins_decide_who_is_calling_and_what_they_may_do(start_forge):
 
 
 def test_auth_required_without_an_authentication_plugin_stops_start_up(tmp_path):
-    settings = forge_settings(tmp_path, auth_required=True, plugins_disabled=["auth_basic_jwt"])
+    # The admin UI authenticates its own session cookie, so it counts as an authentication plugin.
+    settings = forge_settings(tmp_path, auth_required=True, plugins_disabled=["auth_basic_jwt", "admin_ui"])
     with pytest.raises(PluginError, match="no authentication plugin is installed"):
         create_app(settings)
 
@@ -286,7 +287,8 @@ class PanelsAndConnectors:
 
 
 def test_admin_panels_and_upstream_connectors_are_collected_in_order(tmp_path):
-    app = create_app(forge_settings(tmp_path), plugins=[PanelsAndConnectors()])
+    # Without the admin UI plugin, whose own panels (one of them "metrics") would join these.
+    app = create_app(forge_settings(tmp_path, plugins_disabled=["admin_ui"]), plugins=[PanelsAndConnectors()])
     assert [panel.id for panel in app.gateway.admin_panels] == ["metrics", "about"]
     assert "carrier-pigeon" in app.gateway.upstream_connectors
 

@@ -159,6 +159,7 @@ class ToolOut(BaseModel):
     gateway_id: str | None
     created_at: datetime
     updated_at: datetime
+    original_name: str | None = None
     metrics: dict[str, Any] | None = None
 
 
@@ -303,6 +304,7 @@ class PromptOut(BaseModel):
     argument_schema: dict[str, Any]
     enabled: bool
     gateway_id: str | None
+    original_name: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -362,6 +364,11 @@ class GatewayFields(Strict):
     description: str | None = Field(None, max_length=10_000)
     transport: TRANSPORTS | None = None
     headers: dict[str, str] | None = None
+    prefix: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{0,48}$",
+        description='Prefix of imported names ("<prefix>.<name>"); omitted: the gateway\'s name; "": none.',
+    )
     enabled: bool | None = None
 
     _not_null = not_null("enabled")
@@ -398,6 +405,8 @@ class GatewayOut(BaseModel):
     state: str
     last_seen: datetime | None
     last_error: str | None
+    prefix: str | None = None
+    latency_ms: float | None = None
     enabled: bool
     created_at: datetime
     updated_at: datetime

@@ -37,7 +37,7 @@ class RestAdapter:
         if self.client is not None:
             await self.client.aclose()
 
-    async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict:
+    async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any], invocation=None) -> dict:
         method = (tool.get("method") or "POST").upper()
         template = UriTemplate(tool["url"])
         rest = {key: value for key, value in arguments.items() if key not in template.variables}

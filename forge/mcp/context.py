@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from forge.contracts import Principal
+from forge.contracts import Invocation, Principal
 from forge.mcp.session import Session
 
 # Sends one server-to-client message (a notification) on the stream of the request being served.
@@ -59,6 +59,24 @@ class RequestContext:
     @property
     def session(self) -> Session | None:
         return self.connection.session
+
+    def invocation(self, params: Mapping[str, Any], ask: Callable | None) -> Invocation:
+        """What adapters see of this request (see `forge.contracts.Invocation`)."""
+        request_state = params.get("requestState")
+        input_responses = params.get("inputResponses")
+        return Invocation(
+            principal=self.principal,
+            server_id=self.server_id,
+            protocol_version=self.protocol_version,
+            modern=self.modern,
+            client_capabilities=self.client_capabilities,
+            meta=self.meta,
+            log_level=self.log_level,
+            input_responses=input_responses if isinstance(input_responses, dict) else None,
+            request_state=request_state if isinstance(request_state, str) else None,
+            notify=self.notify,
+            ask=ask,
+        )
 
     async def notify(self, message: dict) -> None:
         """Send a request-scoped notification, if the transport can carry one."""

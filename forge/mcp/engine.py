@@ -14,6 +14,7 @@ from typing import Any
 
 from forge.contracts import InvocationRejected
 from forge.mcp import jsonrpc
+from forge.mcp.client_requests import take_answer
 from forge.mcp.context import Connection, RequestContext
 from forge.mcp.envelope import check_modern_request
 from forge.mcp.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, REQUEST_CANCELLED, McpError
@@ -58,7 +59,8 @@ class McpEngine:
                 await self._notification(message, connection)
                 return None
             if jsonrpc.is_response(message):
-                return None  # answers to server-initiated requests: none are sent yet
+                take_answer(connection.session, message)  # the client answering Forge's own request
+                return None
             context = self._context(message, connection)
             result = await self._dispatch(message["method"], message.get("params") or {}, context)
             if isinstance(result, Subscription):

@@ -47,6 +47,9 @@ class Session:
     delivered_event_id: int = 0  # the newest message a stream has written out
     listeners: set[asyncio.Event] = field(default_factory=set)
     closed: bool = False
+    # Requests Forge sent the client (sampling, elicitation, roots), by id, awaiting its answer.
+    pending: dict[str, asyncio.Future] = field(default_factory=dict)
+    asked: int = 0
 
     def push(self, message: dict) -> None:
         """Queue a server-initiated message for whatever stream the transport has open."""

@@ -14,6 +14,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from forge.plugins import has_implementations, rewrite_chain
+from forge.services import federated
 from forge.services.tools import argument_problems
 
 # Sandboxed: a stored template can reach no Python internals; undefined names fail loudly.
@@ -48,7 +49,9 @@ def render_text(prompt: Mapping[str, Any], arguments: Mapping[str, Any]) -> str:
         raise PromptError(f"prompt {prompt['name']!r} could not render: {error}") from None
 
 
-async def get_prompt(gateway, prompt: Mapping[str, Any], arguments: Mapping[str, Any], principal) -> dict:
+async def get_prompt(
+    gateway, prompt: Mapping[str, Any], arguments: Mapping[str, Any], principal, invocation=None
+) -> dict:
     """A GetPromptResult dict for `prompt` with `arguments`, through the prompt invocation hooks."""
     hooks = gateway.hook
     if has_implementations(hooks.forge_before_prompt_render):
@@ -56,9 +59,12 @@ async def get_prompt(gateway, prompt: Mapping[str, Any], arguments: Mapping[str,
             hooks.forge_before_prompt_render, "arguments", gateway=gateway, prompt=prompt,
             arguments=arguments, principal=principal,
         )
-    result = {"messages": [{"role": "user", "content": {"type": "text", "text": render_text(prompt, arguments)}}]}
-    if prompt.get("description"):
-        result["description"] = prompt["description"]
+    if federated.is_federated(prompt):
+        result = await federated.adapter(gateway).get_prompt(prompt, arguments, invocation)
+    else:
+        result = {"messages": [{"role": "user", "content": {"type": "text", "text": render_text(prompt, arguments)}}]}
+        if prompt.get("description"):
+            result["description"] = prompt["description"]
     if has_implementations(hooks.forge_after_prompt_render):
         result = await rewrite_chain(
             hooks.forge_after_prompt_render, "result", gateway=gateway, prompt=prompt, result=result,

@@ -13,6 +13,7 @@ from jinja2 import TemplateError
 
 from forge.mcp.jsonrpc import RESOURCE_NOT_FOUND, McpError
 from forge.plugins import has_implementations, rewrite_chain
+from forge.services import federated
 from forge.services.prompts import _environment
 
 
@@ -34,12 +35,16 @@ def contents_of(resource: Mapping[str, Any], uri: str, variables: Mapping[str, s
     return contents
 
 
-async def read_resource(gateway, scope, uri: str, principal) -> dict:
+async def read_resource(gateway, scope, uri: str, principal, invocation=None) -> dict:
     """A ReadResourceResult dict for `uri` in `scope`; an unknown URI is `RESOURCE_NOT_FOUND`."""
     hooks = gateway.hook
     if has_implementations(hooks.forge_before_resource_read):
         uri = await rewrite_chain(hooks.forge_before_resource_read, "uri", gateway=gateway, uri=uri, principal=principal)
-    result = await _cached_read(gateway, scope, uri)
+    resource, variables = _find(scope, uri)
+    if federated.is_federated(resource):  # an upstream's resource: read it there, fresh
+        result = await federated.adapter(gateway).read_resource(resource, uri, invocation)
+    else:
+        result = await _cached_read(gateway, resource, variables, uri)
     if has_implementations(hooks.forge_after_resource_read):
         result = await rewrite_chain(
             hooks.forge_after_resource_read, "result", gateway=gateway, uri=uri, result=result, principal=principal
@@ -47,14 +52,13 @@ async def read_resource(gateway, scope, uri: str, principal) -> dict:
     return result
 
 
-async def _cached_read(gateway, scope, uri: str) -> dict:
-    """Find `uri` in `scope` first (a dict lookup), then render it or take the cached rendering.
+async def _cached_read(gateway, resource, variables, uri: str) -> dict:
+    """Render a stored resource, or take its cached rendering.
 
     The key names the resource's id and version, so a read cached through one endpoint is never
     served from a scope that lacks the resource, and an edited or disabled resource (a template's
     every expansion included) is never answered from a stale entry. CACHE_TTL=0 turns caching off.
     """
-    resource, variables = _find(scope, uri)
     ttl = gateway.settings.cache_ttl
     if not ttl:
         return {"contents": [contents_of(resource, uri, variables)]}

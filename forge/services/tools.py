@@ -45,7 +45,9 @@ def argument_problems(schema: Mapping[str, Any] | None, arguments: Mapping[str, 
     ]
 
 
-async def call_tool(gateway, tool: Mapping[str, Any], arguments: Mapping[str, Any], principal, server_id=None) -> dict:
+async def call_tool(
+    gateway, tool: Mapping[str, Any], arguments: Mapping[str, Any], principal, server_id=None, invocation=None
+) -> dict:
     """Run one tool call end to end and answer a CallToolResult dict.
 
     Invalid arguments, a refusal by a guardrail and upstream failures are `isError` results the
@@ -67,7 +69,7 @@ async def call_tool(gateway, tool: Mapping[str, Any], arguments: Mapping[str, An
         if adapter is None:
             result = error_result(f"no adapter is installed for integration type {tool.get('integration_type')!r}")
         else:
-            result = await adapter.invoke(call.tool, call.arguments)
+            result = await adapter.invoke(call.tool, call.arguments, invocation)
         if has_implementations(hooks.forge_after_tool_call):
             result = await rewrite_chain(hooks.forge_after_tool_call, "result", gateway=gateway, call=call, result=result)
     except InvocationRejected as rejection:

@@ -86,6 +86,9 @@ class Gateway(Timestamped, Base):
     state: Mapped[str] = mapped_column(String(32), default="unknown", nullable=False)
     last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # How imported names are prefixed: None uses the gateway's name ("<name>.<tool>"), "" none.
+    prefix: Mapped[str | None] = mapped_column(String(64))
+    latency_ms: Mapped[float | None] = mapped_column(Float)
 
 
 class Tool(Timestamped, Base):
@@ -103,6 +106,9 @@ class Tool(Timestamped, Base):
     annotations: Mapped[dict[str, Any]] = mapped_column(default=dict)
     timeout: Mapped[float | None] = mapped_column(Float)
     gateway_id: Mapped[str | None] = mapped_column(ForeignKey("gateways.id", ondelete="CASCADE"))
+    # For an imported tool: its name upstream, and its definition there, served verbatim.
+    original_name: Mapped[str | None] = mapped_column(String(255))
+    definition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Resource(Timestamped, Base):
@@ -119,6 +125,7 @@ class Resource(Timestamped, Base):
     # Values offered by completion/complete for each template variable: {"id": ["1", "2"]}.
     completions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     gateway_id: Mapped[str | None] = mapped_column(ForeignKey("gateways.id", ondelete="CASCADE"))
+    definition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Prompt(Timestamped, Base):
@@ -130,6 +137,8 @@ class Prompt(Timestamped, Base):
     template: Mapped[str] = mapped_column(Text, nullable=False)
     argument_schema: Mapped[dict[str, Any]] = mapped_column(default=dict)
     gateway_id: Mapped[str | None] = mapped_column(ForeignKey("gateways.id", ondelete="CASCADE"))
+    original_name: Mapped[str | None] = mapped_column(String(255))
+    definition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Server(Timestamped, Base):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from forge.mcp.jsonrpc import INVALID_PARAMS, McpError
 from forge.mcp.methods.scope import optional_object, scope_of
-from forge.services import completion
+from forge.services import completion, federated
 
 
 async def complete(gateway, params: dict, context) -> dict:
@@ -21,11 +21,15 @@ async def complete(gateway, params: dict, context) -> dict:
         prompt = scope.prompts.get(ref.get("name"))
         if prompt is None:
             raise McpError(INVALID_PARAMS, f"Unknown prompt: {ref.get('name')}")
+        if federated.is_federated(prompt):
+            return await federated.adapter(gateway).complete(prompt, params, context.invocation(params, None))
         return {"completion": completion.complete_prompt_argument(prompt, name, value)}
     if ref.get("type") == "ref/resource":
         uri = ref.get("uri")
         template = next((r for t, r in scope.templates if r["uri"] == uri), None)
         if template is None:
             raise McpError(INVALID_PARAMS, f"Unknown resource template: {uri}")
+        if federated.is_federated(template):
+            return await federated.adapter(gateway).complete(template, params, context.invocation(params, None))
         return {"completion": completion.complete_template_variable(template, name, value)}
     raise McpError(INVALID_PARAMS, "Invalid params: ref.type must be ref/prompt or ref/resource")

@@ -5,6 +5,7 @@ Layer: protocol, over `forge.services.prompts`.
 
 from __future__ import annotations
 
+from forge.mcp.client_requests import asker
 from forge.mcp.jsonrpc import INVALID_PARAMS, McpError
 from forge.mcp.methods.scope import optional_object, page, required_string, scope_of
 from forge.services import prompts
@@ -21,6 +22,7 @@ async def get_prompt(gateway, params: dict, context) -> dict:
     if prompt is None:
         raise McpError(INVALID_PARAMS, f"Unknown prompt: {name}")
     try:
-        return await prompts.get_prompt(gateway, prompt, arguments, context.principal)
+        invocation = context.invocation(params, asker(context))
+        return await prompts.get_prompt(gateway, prompt, arguments, context.principal, invocation)
     except prompts.PromptError as error:
         raise McpError(INVALID_PARAMS, f"Invalid params: {error}") from None

@@ -5,6 +5,7 @@ Layer: protocol, over `forge.services.resources`.
 
 from __future__ import annotations
 
+from forge.mcp.client_requests import asker
 from forge.mcp.jsonrpc import INVALID_PARAMS, RESOURCE_NOT_FOUND, McpError
 from forge.mcp.methods.scope import page, required_string, scope_of
 from forge.services import resources
@@ -21,7 +22,8 @@ async def list_templates(gateway, params: dict, context) -> dict:
 async def read_resource(gateway, params: dict, context) -> dict:
     uri = required_string(params, "uri")
     try:
-        return await resources.read_resource(gateway, scope_of(gateway, context), uri, context.principal)
+        invocation = context.invocation(params, asker(context))
+        return await resources.read_resource(gateway, scope_of(gateway, context), uri, context.principal, invocation)
     except McpError as error:
         if error.code == RESOURCE_NOT_FOUND and context.modern:
             # 2026-07-28 retired -32002: an unknown resource is invalid params.

@@ -5,6 +5,7 @@ Layer: protocol, over `forge.services.tools`.
 
 from __future__ import annotations
 
+from forge.mcp.client_requests import asker
 from forge.mcp.jsonrpc import INVALID_PARAMS, McpError
 from forge.mcp.methods.scope import optional_object, page, required_string, scope_of
 from forge.services import tools
@@ -20,4 +21,5 @@ async def call_tool(gateway, params: dict, context) -> dict:
     tool = scope_of(gateway, context).tools.get(name)
     if tool is None:
         raise McpError(INVALID_PARAMS, f"Unknown tool: {name}")
-    return await tools.call_tool(gateway, tool, arguments, context.principal, context.server_id)
+    invocation = context.invocation(params, asker(context))
+    return await tools.call_tool(gateway, tool, arguments, context.principal, context.server_id, invocation)

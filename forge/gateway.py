@@ -16,7 +16,7 @@ import pluggy
 from forge.catalog import Catalog
 from forge.contracts import AdminPanel, Transport
 from forge.mcp.engine import McpEngine
-from forge.plugins import PluginError, all_answers, first_answer, flatten
+from forge.plugins import PluginError, all_answers, first_answer, flatten, resolve
 from forge.registry import answers_by_plugin, unique_registry
 from forge.services.metrics import ToolMetrics
 from forge.settings import Settings, SettingsError, load_settings
@@ -138,6 +138,16 @@ class Gateway:
         """A resource's content changed: forget its cached reads and notify its subscribers."""
         await self.cache.delete(f"resource:{uri}")
         await self.engine.announce_resource_updated(uri)
+
+    async def entity_written(self, kind: str, before: dict | None, after: dict | None, principal) -> None:
+        """Tell plugins about a committed catalog change (`forge_after_entity_write`)."""
+        for answer in self.hook.forge_after_entity_write(
+            gateway=self, kind=kind, before=before, after=after, principal=principal
+        ):
+            try:
+                await resolve(answer)
+            except Exception:
+                log.exception("a plugin failed reacting to a change of %s", kind)
 
     # --- convenience for plugins ----------------------------------------------------------------
 

@@ -193,6 +193,23 @@ def forge_cache(gateway):
     """
 
 
+@hookspec
+def forge_after_entity_write(gateway, kind, before, after, principal):
+    """React to a change of the catalog made through the management API (or the admin UI).
+
+    Parameters: `gateway`; `kind`, one of "tools", "resources", "prompts", "servers", "gateways";
+    `before`, the entity as it was (None when created); `after`, as it is now (None when deleted);
+    `principal`, who made the change. The change is committed and the in-memory catalog rebuilt
+    before this is called.
+    Returns: None, or an awaitable the kernel awaits before answering the request; raising does
+    not undo the change (it is logged).
+    Call semantics: all results are collected, in call order.
+    May be async: yes.
+    Default plugin: none in the kernel; the federation plugin connects and imports a gateway when
+    one is created or changed.
+    """
+
+
 # --- Tool adapters ---------------------------------------------------------------------------------
 
 

@@ -370,3 +370,29 @@ def test_a_settings_error_ends_a_command_with_one_line():
     result = CliRunner().invoke(build_cli(), ["db", "upgrade"], env={"PORT": "not-a-port", **os.environ})
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["forge: invalid setting PORT: Input should be a valid integer, unable to parse string as an integer"]
+
+
+class WriteWatcher:
+    def __init__(self):
+        self.changes = []
+
+    @hookimpl
+    async def forge_after_entity_write(self, gateway, kind, before, after, principal):
+        self.changes.append((kind, before and before["name"], after and after["name"], principal.name))
+
+
+def test_plugins_hear_about_every_committed_catalog_change(start_forge):
+    watcher = WriteWatcher()
+    forge = start_forge(plugins=[watcher])
+    with httpx.Client(base_url=forge.url) as client:
+        tool = client.post("/tools", json={"name": "t1", "url": "http://127.0.0.1:9/x"}).json()
+        client.patch(f"/tools/{tool['id']}", json={"name": "t2"}).raise_for_status()
+        client.post(f"/tools/{tool['id']}/disable").raise_for_status()
+        assert client.post("/tools", json={"name": "t2", "url": "http://127.0.0.1:9/x"}).status_code == 409
+        client.delete(f"/tools/{tool['id']}").raise_for_status()
+    assert watcher.changes == [
+        ("tools", None, "t1", "anonymous"),
+        ("tools", "t1", "t2", "anonymous"),
+        ("tools", "t2", "t2", "anonymous"),
+        ("tools", "t2", None, "anonymous"),
+    ]

@@ -51,6 +51,7 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
         await gateway.reload_catalog()
         if api.after_write is not None:
             await api.after_write(gateway, before, after)
+        await gateway.entity_written(kind, before, after, g.principal)
 
     @blueprint.get("")
     @tagged

@@ -60,11 +60,12 @@ class ForgeAsgi:
             path = scope["path"]
             if self.root_path and path.startswith(self.root_path):
                 path = path[len(self.root_path) :] or "/"
-                scope = {**scope, "path": path, "root_path": scope.get("root_path", "") + self.root_path}
+                # ASGI's `path` keeps the root path (Quart strips it itself); transports get it stripped.
+                scope = {**scope, "root_path": scope.get("root_path", "") + self.root_path}
             matched = self.match(path)
             if matched is not None:
                 route, params = matched
                 if not route.methods or scope.get("method", "GET") in route.methods:
-                    await route.endpoint({**scope, "path_params": params}, receive, send)
+                    await route.endpoint({**scope, "path": path, "path_params": params}, receive, send)
                     return
         await self.quart_app(scope, receive, send)

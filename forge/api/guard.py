@@ -1,7 +1,8 @@
 """Who may use the management API: authentication before each request, authorization per view.
 
 Layer: api, over `forge.auth` (which asks the plugins). Liveness and readiness probes and the
-OpenAPI document stay open so orchestrators and API tools can reach them.
+OpenAPI document stay open so orchestrators and API tools can reach them, and so do the views a
+plugin marks `public` (the admin UI's login page).
 """
 
 from __future__ import annotations
@@ -22,9 +23,17 @@ def credentials_of(headers, args, remote_addr) -> Credentials:
     )
 
 
+def public(view):
+    """Mark a plugin's view as answering without credentials (a login page, its stylesheet):
+    `authenticate_request` lets it through with `g.principal` None."""
+    view.forge_public = True
+    return view
+
+
 async def authenticate_request() -> None:
     """`before_request`: put the caller's principal on `g`, or fail with 401."""
-    if request.path in PUBLIC_PATHS or request.path.startswith("/static/"):
+    view = current_app.view_functions.get(request.endpoint)
+    if request.path in PUBLIC_PATHS or request.path.startswith("/static/") or getattr(view, "forge_public", False):
         g.principal = None
         return
     gateway = current_app.config["FORGE_GATEWAY"]

@@ -1,5 +1,62 @@
 """Forge plugin: the browser admin UI at /admin, built from the panels plugins contribute.
 
-Installed, it is found through the `forge.plugins` entry point; its pages arrive with the admin
-UI issue, and until then it contributes no hook.
+The UI's own pages (overview, tools, resources, prompts, virtual servers, gateways, metrics) are
+`AdminPanel`s it contributes through `forge_admin_panels`, exactly as another plugin's panel would
+be; the navigation lists `gateway.admin_panels`, so every plugin's panels appear side by side.
+
+Hooks: `forge_blueprints` (the pages, server-rendered with Jinja, autoescaped), `forge_admin_panels`
+(its panels), `forge_authenticate` (its signed session cookie is a credential: a logged-in browser
+goes through the kernel's guard like any API caller) and `forge_settings_sections` (ADMIN_UI_*).
+The login form checks a user name and password through `forge_authenticate` as Basic credentials,
+so whichever authentication plugin is installed decides.
 """
+
+from __future__ import annotations
+
+import sys
+
+from forge.hookspecs import hookimpl
+from forge.plugins import PluginError, implementations
+from forge_plugins.admin_ui.panels import gateways, metrics, overview, prompts, resources, servers, tools
+from forge_plugins.admin_ui.session import principal_from_cookies
+from forge_plugins.admin_ui.settings import AdminUiSettings
+from forge_plugins.admin_ui.views import build_blueprint
+
+PANEL_MODULES = (overview, tools, resources, prompts, servers, gateways, metrics)
+
+
+@hookimpl
+def forge_settings_sections():
+    return AdminUiSettings
+
+
+@hookimpl
+def forge_blueprints(gateway):
+    _require_another_authenticator(gateway)
+    return [build_blueprint(PANEL_MODULES)]
+
+
+def _require_another_authenticator(gateway) -> None:
+    """The kernel refuses AUTH_REQUIRED=true without an authentication plugin; this plugin's
+    `forge_authenticate` must not count as one, as it only remembers logins another plugin checked."""
+    if not gateway.settings.auth_required:
+        return
+    others = [
+        impl for impl in implementations(gateway.hook.forge_authenticate)
+        if impl.plugin is not sys.modules[__name__] and impl.plugin_name != "anonymous_auth"
+    ]
+    if not others:
+        raise PluginError(
+            "AUTH_REQUIRED=true but no authentication plugin is installed (the admin UI only keeps "
+            "logins another plugin checked): pip install forge-auth-basic-jwt, or set AUTH_REQUIRED=false for local use"
+        )
+
+
+@hookimpl
+def forge_admin_panels(gateway):
+    return [module.panel() for module in PANEL_MODULES]
+
+
+@hookimpl
+def forge_authenticate(gateway, credentials):
+    return principal_from_cookies(gateway, credentials.headers.get("cookie"))

@@ -30,12 +30,16 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from forge.app import create_app  # noqa: E402
-from forge.settings import Settings  # noqa: E402
-from forge.store.models import Tool  # noqa: E402
+from forge.app import create_app
+from forge.settings import Settings
+from forge.store.models import Tool
 
 TARGET_MS = 1000.0
-SCHEMA = {"type": "object", "properties": {"text": {"type": "string", "description": "Text to echo."}}, "required": ["text"]}
+SCHEMA = {
+    "type": "object",
+    "properties": {"text": {"type": "string", "description": "Text to echo."}},
+    "required": ["text"],
+}
 
 
 def free_port() -> int:
@@ -48,9 +52,16 @@ async def fill(gateway, count: int) -> float:
     """Insert `count` tools in one transaction and rebuild the catalog; answer the seconds."""
     rows = [
         {
-            "id": uuid.uuid4().hex, "name": f"tool-{number:05d}", "description": f"Bench tool number {number}",
-            "integration_type": "REST", "url": f"http://127.0.0.1:9/tools/{number}", "method": "POST",
-            "headers": {}, "annotations": {}, "input_schema": SCHEMA, "enabled": number % 10 != 0,
+            "id": uuid.uuid4().hex,
+            "name": f"tool-{number:05d}",
+            "description": f"Bench tool number {number}",
+            "integration_type": "REST",
+            "url": f"http://127.0.0.1:9/tools/{number}",
+            "method": "POST",
+            "headers": {},
+            "annotations": {},
+            "input_schema": SCHEMA,
+            "enabled": number % 10 != 0,
         }
         for number in range(count)
     ]
@@ -66,7 +77,9 @@ async def timed(client: httpx.AsyncClient, path: str, expect: str) -> float:
     answer = await client.get(path)
     elapsed = (time.perf_counter() - started) * 1000
     if answer.status_code != 200 or expect not in answer.text:
-        raise RuntimeError(f"GET {path} answered {answer.status_code}, without {expect!r}: {answer.text[:300]}")
+        raise RuntimeError(
+            f"GET {path} answered {answer.status_code}, without {expect!r}: {answer.text[:300]}"
+        )
     return elapsed
 
 
@@ -79,7 +92,10 @@ async def measure(client: httpx.AsyncClient, path: str, expect: str, repeat: int
 async def main(tools: int, repeat: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="forge-bench-ui-"))
     settings = Settings(
-        _env_file=None, database_url=f"sqlite:///{folder / 'forge.db'}", auth_required=False, port=free_port(),
+        _env_file=None,
+        database_url=f"sqlite:///{folder / 'forge.db'}",
+        auth_required=False,
+        port=free_port(),
         log_level="WARNING",
     )
     app = create_app(settings)
@@ -102,11 +118,16 @@ async def main(tools: int, repeat: int) -> None:
             print(f"Forge admin UI with {tools:,} tools (inserted and catalog rebuilt in {seconds:.1f} s)")
             first = await timed(client, "/admin/tools", f"1–50 of {tools:,} tools")
             verdict = "under" if first < TARGET_MS else "OVER"
-            print(f"  tools page, first render (cold)  {first:7.1f} ms   {verdict} the {TARGET_MS:.0f} ms target")
+            print(
+                f"  tools page, first render (cold)  {first:7.1f} ms   {verdict} the {TARGET_MS:.0f} ms target"
+            )
             last_page = (tools + 49) // 50
             rows = {
                 "tools page 1 (warm)": ("/admin/tools", "tool-00000"),
-                f"tools page {last_page} (the last)": (f"/admin/tools?page={last_page}", f"tool-{tools - 1:05d}"),
+                f"tools page {last_page} (the last)": (
+                    f"/admin/tools?page={last_page}",
+                    f"tool-{tools - 1:05d}",
+                ),
                 "tools search 'tool-0999'": ("/admin/tools?q=tool-0999", "tool-09990"),
                 "tools, disabled only": ("/admin/tools?state=disabled", "tool-00010"),
                 "overview": ("/admin/overview", "Catalog"),

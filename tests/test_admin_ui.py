@@ -52,12 +52,14 @@ def csrf_token(page: str) -> str:
 
 def navigation(page: str) -> list[tuple[str, str]]:
     """(href, text) of the links in the admin panels' navigation."""
-    nav = re.search(r'<nav class="sidenav" aria-label="Admin panels">(.*?)</nav>', page, re.S).group(1)
-    return [(href, html.unescape(text)) for href, text in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav)]
+    nav = re.search(r'<nav class="sidenav" aria-label="Admin panels">(.*?)</nav>', page, re.DOTALL).group(1)
+    return [
+        (href, html.unescape(text)) for href, text in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav)
+    ]
 
 
 def field_error(page: str, name: str) -> str | None:
-    found = re.search(rf'<p class="field-error" id="f-{re.escape(name)}-error">(.*?)</p>', page, re.S)
+    found = re.search(rf'<p class="field-error" id="f-{re.escape(name)}-error">(.*?)</p>', page, re.DOTALL)
     return html.unescape(found.group(1)) if found else None
 
 
@@ -84,7 +86,9 @@ def api_client(secured):
 # --- logging in ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/admin", "/admin/", "/admin/overview", "/admin/tools", "/admin/tools/new", "/admin/metrics"])
+@pytest.mark.parametrize(
+    "path", ["/admin", "/admin/", "/admin/overview", "/admin/tools", "/admin/tools/new", "/admin/metrics"]
+)
 def test_without_credentials_every_admin_page_redirects_to_the_login_page(secured, path):
     answer = httpx.get(secured.url + path)
     assert answer.status_code in (303, 308)
@@ -98,7 +102,9 @@ def test_without_credentials_every_admin_page_redirects_to_the_login_page(secure
 
 
 def test_a_post_without_credentials_goes_to_the_login_page_and_changes_nothing(secured, api_client):
-    answer = httpx.post(secured.url + "/admin/tools/new", data={"name": "sneaky", "url": "http://example.com"})
+    answer = httpx.post(
+        secured.url + "/admin/tools/new", data={"name": "sneaky", "url": "http://example.com"}
+    )
     assert (answer.status_code, answer.headers["location"]) == (303, "/admin/login")
     assert api_client.get("/tools").json()["total"] == 0
     assert httpx.get(secured.url + "/tools").status_code == 401  # the API still answers JSON 401s
@@ -113,8 +119,12 @@ def test_logging_in_sets_a_signed_http_only_session_cookie_and_logging_out_ends_
 
     answer = client.http.post(
         "/admin/login",
-        data={"csrf_token": client.token("/admin/login?next=/admin/prompts"), "username": "admin",
-              "password": PASSWORD, "next": "/admin/prompts"},
+        data={
+            "csrf_token": client.token("/admin/login?next=/admin/prompts"),
+            "username": "admin",
+            "password": PASSWORD,
+            "next": "/admin/prompts",
+        },
     )
     assert (answer.status_code, answer.headers["location"]) == (303, "/admin/prompts")
     cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("forge_admin_session="))
@@ -140,7 +150,12 @@ def test_login_redirects_only_inside_the_ui(secured):
     for target in ("https://evil.example/", "//evil.example/admin", "/tools"):
         answer = client.http.post(
             "/admin/login",
-            data={"csrf_token": client.token("/admin/login"), "username": "admin", "password": PASSWORD, "next": target},
+            data={
+                "csrf_token": client.token("/admin/login"),
+                "username": "admin",
+                "password": PASSWORD,
+                "next": target,
+            },
         )
         assert (answer.status_code, answer.headers["location"]) == (303, "/admin")
     client.close()
@@ -178,14 +193,24 @@ def test_bearer_tokens_work_too_and_their_scopes_apply(secured):
 
 
 def test_a_form_post_without_the_csrf_token_is_refused(admin, api_client):
-    tool = {"name": "weather", "url": "http://127.0.0.1:9/weather", "method": "POST", "integration_type": "REST"}
+    tool = {
+        "name": "weather",
+        "url": "http://127.0.0.1:9/weather",
+        "method": "POST",
+        "integration_type": "REST",
+    }
     for token in (None, "0" * 64):
         data = tool if token is None else {**tool, "csrf_token": token}
         refused = admin.http.post("/admin/tools/new", data=data)
         assert refused.status_code == 403
         assert "Form refused" in refused.text
     assert api_client.get("/tools").json()["total"] == 0
-    assert AdminClient(admin.forge).http.post("/admin/login", data={"username": "admin", "password": PASSWORD}).status_code == 403
+    assert (
+        AdminClient(admin.forge)
+        .http.post("/admin/login", data={"username": "admin", "password": PASSWORD})
+        .status_code
+        == 403
+    )
 
     accepted = admin.submit("/admin/tools/new", tool)
     assert (accepted.status_code, accepted.headers["location"]) == (303, "/admin/tools")
@@ -195,36 +220,50 @@ def test_a_form_post_without_the_csrf_token_is_refused(admin, api_client):
 def test_an_invalid_input_schema_is_shown_next_to_its_field_and_nothing_is_saved(admin, api_client):
     tool = {"name": "adder", "url": "http://127.0.0.1:9/add", "method": "POST", "integration_type": "REST"}
     for schema, message in (
-        ('{"type": "string"}', "must describe an object (\"type\": \"object\"), not 'string'"),
+        ('{"type": "string"}', 'must describe an object ("type": "object"), not \'string\''),
         ('{"type": "object", "properties": {"a": {"type": 12}}}', "not a valid JSON Schema"),
         ('{"type": "object",', "not valid JSON"),
     ):
         answer = admin.submit("/admin/tools/new", {**tool, "input_schema": schema})
         assert answer.status_code == 422
         assert message in field_error(answer.text, "input_schema")
-        textarea, typed = re.search(r'(<textarea id="f-input_schema"[^>]*>)(.*?)</textarea>', answer.text, re.S).groups()
+        textarea, typed = re.search(
+            r'(<textarea id="f-input_schema"[^>]*>)(.*?)</textarea>', answer.text, re.DOTALL
+        ).groups()
         assert 'aria-invalid="true"' in textarea and "f-input_schema-error" in textarea
         assert html.unescape(typed) == schema  # what was typed is kept
     both = admin.submit("/admin/tools/new", {"name": "", "url": "", "method": "POST", "input_schema": "[1"})
     assert field_error(both.text, "name") == "required"
     assert field_error(both.text, "input_schema").startswith("not valid JSON")
-    no_url = admin.submit("/admin/tools/new", {"name": "adder", "url": "", "method": "POST", "integration_type": "REST"})
+    no_url = admin.submit(
+        "/admin/tools/new", {"name": "adder", "url": "", "method": "POST", "integration_type": "REST"}
+    )
     assert field_error(no_url.text, "url") == "a REST tool needs a url"
     assert api_client.get("/tools").json()["total"] == 0
 
 
 def test_a_name_already_taken_is_said_next_to_the_name(admin, api_client, rest_upstream):
     api_client.post("/tools", json={"name": "taken", "url": rest_upstream})
-    answer = admin.submit("/admin/tools/new", {"name": "taken", "url": rest_upstream, "method": "GET", "integration_type": "REST"})
+    answer = admin.submit(
+        "/admin/tools/new",
+        {"name": "taken", "url": rest_upstream, "method": "GET", "integration_type": "REST"},
+    )
     assert answer.status_code == 422
     assert field_error(answer.text, "name") == "a tool with name 'taken' already exists"
 
 
 def test_html_in_the_catalog_is_shown_escaped(admin, api_client, rest_upstream):
     script = '<script>alert("pwned")</script>'
-    tool = api_client.post("/tools", json={"name": "innocent", "url": rest_upstream, "description": script}).json()
+    tool = api_client.post(
+        "/tools", json={"name": "innocent", "url": rest_upstream, "description": script}
+    ).json()
     api_client.post("/prompts", json={"name": "p", "template": script, "description": script})
-    for path in ("/admin/tools", f"/admin/tools/{tool['id']}/edit", f"/admin/tools/{tool['id']}/try", "/admin/prompts"):
+    for path in (
+        "/admin/tools",
+        f"/admin/tools/{tool['id']}/edit",
+        f"/admin/tools/{tool['id']}/try",
+        "/admin/prompts",
+    ):
         page = admin.get(path).text
         assert script not in page, path
         assert "&lt;script&gt;alert(" in page, path
@@ -237,16 +276,32 @@ def test_editing_enabling_disabling_and_deleting_a_tool(admin, api_client, rest_
     edit = f"/admin/tools/{tool['id']}/edit"
     form = admin.get(edit).text
     assert 'value="clock"' in form and 'id="f-enabled" name="enabled" checked' in form
-    saved = admin.submit(edit, {"name": "clock", "url": rest_upstream + "/now", "method": "GET", "integration_type": "REST",
-                                "description": "What time it is", "enabled": "on",
-                                "input_schema": '{"type": "object", "properties": {}}'})
+    saved = admin.submit(
+        edit,
+        {
+            "name": "clock",
+            "url": rest_upstream + "/now",
+            "method": "GET",
+            "integration_type": "REST",
+            "description": "What time it is",
+            "enabled": "on",
+            "input_schema": '{"type": "object", "properties": {}}',
+        },
+    )
     assert saved.status_code == 303
     assert "Tool &#39;clock&#39; saved." in admin.get(saved.headers["location"]).text  # said once
     stored = api_client.get(f"/tools/{tool['id']}").json()
-    assert (stored["url"], stored["method"], stored["description"]) == (rest_upstream + "/now", "GET", "What time it is")
+    assert (stored["url"], stored["method"], stored["description"]) == (
+        rest_upstream + "/now",
+        "GET",
+        "What time it is",
+    )
 
-    disabled = admin.submit("/admin/tools?state=enabled", {"next": "/admin/tools?state=enabled"},
-                            action=f"/admin/tools/{tool['id']}/disable")
+    disabled = admin.submit(
+        "/admin/tools?state=enabled",
+        {"next": "/admin/tools?state=enabled"},
+        action=f"/admin/tools/{tool['id']}/disable",
+    )
     assert (disabled.status_code, disabled.headers["location"]) == (303, "/admin/tools?state=enabled")
     assert api_client.get(f"/tools/{tool['id']}").json()["enabled"] is False
     assert "No tools." in admin.get("/admin/tools?state=enabled").text
@@ -292,7 +347,10 @@ def test_a_panel_contributed_by_another_plugin_appears_in_the_navigation(start_f
     ]
     hello = httpx.get(forge.url + "/admin/hello?x=1")
     assert hello.status_code == 200
-    assert "<p>0 tools, asked with {&#39;x&#39;: &#39;1&#39;}</p>" in hello.text or "<p>0 tools, asked with {'x': '1'}</p>" in hello.text
+    assert (
+        "<p>0 tools, asked with {&#39;x&#39;: &#39;1&#39;}</p>" in hello.text
+        or "<p>0 tools, asked with {'x': '1'}</p>" in hello.text
+    )
     assert '<a href="/admin/hello" aria-current="page">Hello panel</a>' in hello.text
     assert httpx.get(forge.url + "/admin/nope").status_code == 404
 
@@ -343,10 +401,17 @@ def test_try_it_calls_the_tool_through_the_kernel_and_shows_the_result(admin, ap
         },
         "required": ["city"],
     }
-    tool = api_client.post("/tools", json={"name": "forecast", "url": rest_upstream + "/forecast", "input_schema": schema}).json()
+    tool = api_client.post(
+        "/tools", json={"name": "forecast", "url": rest_upstream + "/forecast", "input_schema": schema}
+    ).json()
     path = f"/admin/tools/{tool['id']}/try"
     form = admin.get(path).text
-    for label in ('for="arg-city">city', 'for="arg-days">days', 'for="arg-units">units', 'for="arg-hourly">hourly'):
+    for label in (
+        'for="arg-city">city',
+        'for="arg-days">days',
+        'for="arg-units">units',
+        'for="arg-hourly">hourly',
+    ):
         assert label in form
 
     bad = admin.submit(path, {"arg.city": "", "arg.days": "two", "arg.extra": "{"})
@@ -355,13 +420,29 @@ def test_try_it_calls_the_tool_through_the_kernel_and_shows_the_result(admin, ap
     assert field_error_of_argument(bad.text, "days") == "must be a whole number"
     assert field_error_of_argument(bad.text, "extra").startswith("not valid JSON")
 
-    answer = admin.submit(path, {"arg.city": "Oslo", "arg.days": "3", "arg.units": "metric", "arg.hourly": "on",
-                                 "arg.extra": '{"lang": "nb"}'})
+    answer = admin.submit(
+        path,
+        {
+            "arg.city": "Oslo",
+            "arg.days": "3",
+            "arg.units": "metric",
+            "arg.hourly": "on",
+            "arg.extra": '{"lang": "nb"}',
+        },
+    )
     assert answer.status_code == 200
-    result = html.unescape(re.search(r"<pre class=\"output\" data-result-text>(.*?)</pre>", answer.text, re.S).group(1))
+    result = html.unescape(
+        re.search(r"<pre class=\"output\" data-result-text>(.*?)</pre>", answer.text, re.DOTALL).group(1)
+    )
     echoed = json.loads(result)
     assert echoed["path"] == "/forecast"
-    assert echoed["json"] == {"city": "Oslo", "days": 3, "units": "metric", "hourly": True, "extra": {"lang": "nb"}}
+    assert echoed["json"] == {
+        "city": "Oslo",
+        "days": 3,
+        "units": "metric",
+        "hourly": True,
+        "extra": {"lang": "nb"},
+    }
     assert '<span class="badge on">ok</span>' in answer.text
 
     failing = api_client.post("/tools", json={"name": "broken", "url": rest_upstream + "/status/500"}).json()
@@ -370,7 +451,7 @@ def test_try_it_calls_the_tool_through_the_kernel_and_shows_the_result(admin, ap
 
 
 def field_error_of_argument(page: str, name: str) -> str | None:
-    found = re.search(rf'<p class="field-error" id="arg-{name}-error">(.*?)</p>', page, re.S)
+    found = re.search(rf'<p class="field-error" id="arg-{name}-error">(.*?)</p>', page, re.DOTALL)
     return html.unescape(found.group(1)) if found else None
 
 
@@ -382,8 +463,10 @@ def test_metrics_are_drawn_as_an_svg_bar_chart(admin, api_client, rest_upstream)
             admin.submit(f"/admin/tools/{tool['id']}/try", {})
     page = admin.get("/admin/metrics").text
     assert page.count('<svg role="img"') == 3
-    calls = re.search(r'<svg role="img" aria-labelledby="chart-calls-title chart-calls-desc".*?</svg>', page, re.S).group(0)
-    assert "<desc id=\"chart-calls-desc\">steady: 3, flaky: 2</desc>" in calls
+    calls = re.search(
+        r'<svg role="img" aria-labelledby="chart-calls-title chart-calls-desc".*?</svg>', page, re.DOTALL
+    ).group(0)
+    assert '<desc id="chart-calls-desc">steady: 3, flaky: 2</desc>' in calls
     widths = [float(w) for w in re.findall(r'<rect x="\d+" y="[\d.]+" width="([\d.]+)"', calls)]
     assert len(widths) == 2 and widths[0] > widths[1] > 0
     failures = re.search(r'<desc id="chart-failures-desc">(.*?)</desc>', page).group(1)
@@ -396,12 +479,16 @@ def test_metrics_are_drawn_as_an_svg_bar_chart(admin, api_client, rest_upstream)
 # --- the other kinds ----------------------------------------------------------------------------
 
 
-def test_a_virtual_server_shows_its_endpoint_and_a_client_configuration(admin, secured, api_client, rest_upstream):
+def test_a_virtual_server_shows_its_endpoint_and_a_client_configuration(
+    admin, secured, api_client, rest_upstream
+):
     tool = api_client.post("/tools", json={"name": "weather", "url": rest_upstream}).json()
     api_client.post("/tools", json={"name": "payroll", "url": rest_upstream})
     form = admin.get("/admin/servers/new").text
     assert 'name="tool_ids"' in form and ">weather</label>" in form
-    created = admin.submit("/admin/servers/new", {"name": "Weather desk", "enabled": "on", "tool_ids": tool["id"]})
+    created = admin.submit(
+        "/admin/servers/new", {"name": "Weather desk", "enabled": "on", "tool_ids": tool["id"]}
+    )
     assert created.status_code == 303
     server = api_client.get("/servers").json()["items"][0]
     assert created.headers["location"] == f"/admin/servers/{server['id']}"
@@ -410,13 +497,24 @@ def test_a_virtual_server_shows_its_endpoint_and_a_client_configuration(admin, s
     detail = admin.get(created.headers["location"]).text
     endpoint = f"{secured.url}/servers/{server['id']}/mcp"
     assert f'<code id="endpoint" data-endpoint>{endpoint}</code>' in detail
-    config = json.loads(html.unescape(re.search(r'<pre class="output" id="client-config"[^>]*>(.*?)</pre>', detail, re.S).group(1)))
-    assert config == {"mcpServers": {"weather-desk": {
-        "command": "forge-stdio", "args": ["--url", endpoint],
-        "env": {"FORGE_TOKEN": f"<forge token --scope server:{server['id']}>"},
-    }}}
+    config = json.loads(
+        html.unescape(
+            re.search(r'<pre class="output" id="client-config"[^>]*>(.*?)</pre>', detail, re.DOTALL).group(1)
+        )
+    )
+    assert config == {
+        "mcpServers": {
+            "weather-desk": {
+                "command": "forge-stdio",
+                "args": ["--url", endpoint],
+                "env": {"FORGE_TOKEN": f"<forge token --scope server:{server['id']}>"},
+            }
+        }
+    }
 
-    unknown = admin.submit(f"/admin/servers/{server['id']}/edit", {"name": "Weather desk", "tool_ids": "nope"})
+    unknown = admin.submit(
+        f"/admin/servers/{server['id']}/edit", {"name": "Weather desk", "tool_ids": "nope"}
+    )
     assert unknown.status_code == 422
     assert field_error(unknown.text, "tool_ids") == "tool_ids names unknown tools: nope"
 
@@ -441,8 +539,15 @@ def test_a_large_catalog_is_picked_by_name(admin, secured, api_client, rest_upst
 
 
 def test_resources_and_prompts_are_created_from_forms_and_prompts_preview(admin, api_client):
-    created = admin.submit("/admin/resources/new", {"uri": "docs://readme", "mime_type": "text/markdown",
-                                                    "content": "# Hello\r\nworld", "enabled": "on"})
+    created = admin.submit(
+        "/admin/resources/new",
+        {
+            "uri": "docs://readme",
+            "mime_type": "text/markdown",
+            "content": "# Hello\r\nworld",
+            "enabled": "on",
+        },
+    )
     assert created.status_code == 303, field_error(created.text, "uri")
     resource = api_client.get("/resources").json()["items"][0]
     assert (resource["name"], resource["text"]) == ("docs://readme", "# Hello\nworld")
@@ -451,7 +556,10 @@ def test_resources_and_prompts_are_created_from_forms_and_prompts_preview(admin,
 
     template = "Hello, {{ user }}! You have {{ count }} messages."
     schema = '{"type": "object", "properties": {"user": {"type": "string"}, "count": {"type": "string"}}, "required": ["user"]}'
-    made = admin.submit("/admin/prompts/new", {"name": "greet", "template": template, "argument_schema": schema, "enabled": "on"})
+    made = admin.submit(
+        "/admin/prompts/new",
+        {"name": "greet", "template": template, "argument_schema": schema, "enabled": "on"},
+    )
     assert made.status_code == 303
     broken = admin.submit("/admin/prompts/new", {"name": "broken", "template": "{{ oops", "enabled": "on"})
     assert "invalid template" in field_error(broken.text, "template")
@@ -464,11 +572,17 @@ def test_resources_and_prompts_are_created_from_forms_and_prompts_preview(admin,
 
 def test_gateways_show_their_state_and_last_error(admin, secured, api_client):
     record = api_client.post("/gateways", json={"name": "upstream", "url": "http://127.0.0.1:9/mcp"}).json()
-    secured.run(secured.gateway.store.update("gateways", record["id"], {"state": "error", "last_error": "connection refused"}))
+    secured.run(
+        secured.gateway.store.update(
+            "gateways", record["id"], {"state": "error", "last_error": "connection refused"}
+        )
+    )
     page = admin.get("/admin/gateways").text
     assert '<span class="badge state-error">error</span>' in page
     assert '<span class="error-text">connection refused</span>' in page
-    added = admin.submit("/admin/gateways/new", {"name": "peer", "url": "ftp://peer", "transport": "streamable_http"})
+    added = admin.submit(
+        "/admin/gateways/new", {"name": "peer", "url": "ftp://peer", "transport": "streamable_http"}
+    )
     assert field_error(added.text, "url") == "a streamable_http upstream needs a http:// or https:// URL"
 
 
@@ -476,12 +590,19 @@ def test_the_ui_follows_app_root_path(start_forge):
     forge = start_forge(app_root_path="/gateway", auth_required=True, basic_auth_password=PASSWORD)
     assert httpx.get(forge.url + "/gateway/tools", auth=("admin", PASSWORD)).status_code == 200  # the API too
     answer = httpx.get(forge.url + "/gateway/admin/tools")
-    assert (answer.status_code, answer.headers["location"]) == (303, "/gateway/admin/login?next=/gateway/admin/tools")
+    assert (answer.status_code, answer.headers["location"]) == (
+        303,
+        "/gateway/admin/login?next=/gateway/admin/tools",
+    )
     client = AdminClient(forge)
     logged_in = client.http.post(
         "/gateway/admin/login",
-        data={"csrf_token": client.token("/gateway/admin/login"), "username": "admin", "password": PASSWORD,
-              "next": "/gateway/admin/tools"},
+        data={
+            "csrf_token": client.token("/gateway/admin/login"),
+            "username": "admin",
+            "password": PASSWORD,
+            "next": "/gateway/admin/tools",
+        },
     )
     assert logged_in.headers["location"] == "/gateway/admin/tools"
     assert "Path=/gateway/admin" in logged_in.headers["set-cookie"]
@@ -505,7 +626,9 @@ def test_plugins_hear_about_changes_made_in_the_ui(start_forge, rest_upstream):
     forge = start_forge(plugins=[watcher], auth_required=True, basic_auth_password=PASSWORD)
     admin = AdminClient(forge)
     admin.login()
-    admin.submit("/admin/gateways/new", {"name": "upstream", "url": "http://127.0.0.1:9/mcp", "transport": "sse"})
+    admin.submit(
+        "/admin/gateways/new", {"name": "upstream", "url": "http://127.0.0.1:9/mcp", "transport": "sse"}
+    )
     record = forge.run(forge.gateway.store.list("gateways"))[0][0]
     admin.submit("/admin/gateways", {}, action=f"/admin/gateways/{record['id']}/disable")
     admin.submit(f"/admin/gateways/{record['id']}/delete", {})

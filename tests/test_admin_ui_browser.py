@@ -22,7 +22,9 @@ from tests.test_admin_ui import PASSWORD
 CHROMIUM = os.environ.get("FORGE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "admin-ui"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+)
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
@@ -32,7 +34,12 @@ def browser():
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"],
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-gpu",
+            ],
         )
         yield chromium
         chromium.close()
@@ -48,9 +55,11 @@ def page(browser):
     # A 401 or 422 page is logged as a failed load; anything else on the console is a script error.
     page.on(
         "console",
-        lambda message: errors.append(message.text)
-        if message.type == "error" and not message.text.startswith("Failed to load resource")
-        else None,
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     yield page
     context.close()
@@ -73,7 +82,10 @@ async def tools_listed_by_an_mcp_client(endpoint: str) -> tuple[list[str], str]:
 
     basic = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
     http = create_mcp_http_client(headers={"Authorization": f"Basic {basic}"})
-    async with http, Client(streamable_http_client(endpoint, http_client=http), mode="legacy", cache=None) as client:
+    async with (
+        http,
+        Client(streamable_http_client(endpoint, http_client=http), mode="legacy", cache=None) as client,
+    ):
         names = [tool.name for tool in (await client.list_tools()).tools]
         result = await client.call_tool("weather", {"city": "Bergen"})
         return names, result.content[0].text
@@ -111,11 +123,18 @@ def test_an_administrator_builds_a_virtual_server_from_a_rest_endpoint(start_for
     expect(page.locator("#f-input_schema-error")).to_contain_text("not valid JSON")
     expect(schema).to_have_attribute("aria-invalid", "true")
     shot(page, "02-tool-form-error")
-    schema.fill(json.dumps({
-        "type": "object",
-        "properties": {"city": {"type": "string", "description": "Where"}, "days": {"type": "integer"}},
-        "required": ["city"],
-    }))
+    schema.fill(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {
+                    "city": {"type": "string", "description": "Where"},
+                    "days": {"type": "integer"},
+                },
+                "required": ["city"],
+            }
+        )
+    )
     page.get_by_role("button", name="Format the JSON of Input schema (JSON Schema)").click()
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("status").filter(has_text="created")).to_have_text("Tool 'weather' created.")
@@ -123,7 +142,9 @@ def test_an_administrator_builds_a_virtual_server_from_a_rest_endpoint(start_for
     # The list filters as you type (server-side pages, swapped in by the script).
     page.get_by_label("Search by name").fill("weath")
     expect(page.locator("#results .count")).to_contain_text("1–1 of 1 tools matching “weath”")
-    expect(page.get_by_role("cell", name="Forecast for a city <b>today</b>")).to_be_visible()  # escaped, not bold
+    expect(
+        page.get_by_role("cell", name="Forecast for a city <b>today</b>")
+    ).to_be_visible()  # escaped, not bold
     shot(page, "03-tools-list")
 
     # Try it: a form generated from the input schema; the answer appears in place.

@@ -42,7 +42,8 @@ def _require_another_authenticator(gateway) -> None:
     if not gateway.settings.auth_required:
         return
     others = [
-        impl for impl in implementations(gateway.hook.forge_authenticate)
+        impl
+        for impl in implementations(gateway.hook.forge_authenticate)
         if impl.plugin is not sys.modules[__name__] and impl.plugin_name != "anonymous_auth"
     ]
     if not others:

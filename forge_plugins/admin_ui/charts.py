@@ -43,7 +43,12 @@ class BarChart:
 
 
 def bar_chart(
-    chart_id: str, title: str, rows: Iterable[tuple[str, float]], unit: str = "", width: int = 720, digits: int = 0
+    chart_id: str,
+    title: str,
+    rows: Iterable[tuple[str, float]],
+    unit: str = "",
+    width: int = 720,
+    digits: int = 0,
 ) -> BarChart:
     """A chart of `rows` (label, value) in the given order; bars scale to the largest value."""
     rows = list(rows)

@@ -57,7 +57,9 @@ def values_of(fields: tuple[FormField, ...], entity: Mapping[str, Any]) -> dict[
     for field in fields:
         value = entity.get(field.source or field.name)
         if field.widget == "json":
-            values[field.name] = "" if value in (None, {}) and not field.required else json.dumps(value, indent=2)
+            values[field.name] = (
+                "" if value in (None, {}) and not field.required else json.dumps(value, indent=2)
+            )
         elif field.widget == "checkbox":
             values[field.name] = bool(value)
         else:
@@ -125,7 +127,9 @@ def _pydantic_errors(error: ValidationError, fields: set[str]) -> dict[str, str]
 def _api_errors(error: ApiError | StoreError, fields: set[str], natural_key: str) -> dict[str, str]:
     details = getattr(error, "details", None)
     if isinstance(details, list):
-        found = {d["field"]: d["message"] for d in details if isinstance(d, dict) and d.get("field") in fields}
+        found = {
+            d["field"]: d["message"] for d in details if isinstance(d, dict) and d.get("field") in fields
+        }
         if found:
             return found
     if isinstance(details, dict):

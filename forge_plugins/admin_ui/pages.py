@@ -66,7 +66,13 @@ def safe_next(target: str | None, default: str) -> str:
     if not target:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith(ui_path()) or target.startswith("//") or "\\" in target:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith(ui_path())
+        or target.startswith("//")
+        or "\\" in target
+    ):
         return default
     return target
 

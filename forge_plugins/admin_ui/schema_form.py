@@ -77,10 +77,15 @@ def argument_fields(schema: Mapping[str, Any] | None) -> list[ArgumentField]:
 
 def posted_arguments(fields: list[ArgumentField], form: Mapping[str, str]) -> dict[str, str]:
     """The raw text of each argument, to fill the form again."""
-    return {f.name: ("on" if f.input_name in form else "") if f.kind == "boolean" else form.get(f.input_name, "") for f in fields}
+    return {
+        f.name: ("on" if f.input_name in form else "") if f.kind == "boolean" else form.get(f.input_name, "")
+        for f in fields
+    }
 
 
-def arguments_from_form(fields: list[ArgumentField], form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+def arguments_from_form(
+    fields: list[ArgumentField], form: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """(arguments, errors by argument name). Empty optional inputs are left out of the arguments."""
     arguments: dict[str, Any] = {}
     errors: dict[str, str] = {}

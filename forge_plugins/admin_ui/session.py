@@ -47,7 +47,9 @@ class Sessions:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             return None
-        return Principal(name=data["name"], scopes=frozenset(map(str, data.get("scopes", ()))), method="admin_ui")
+        return Principal(
+            name=data["name"], scopes=frozenset(map(str, data.get("scopes", ()))), method="admin_ui"
+        )
 
     @staticmethod
     def new_nonce() -> str:

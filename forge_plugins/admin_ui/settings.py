@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class AdminUiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ADMIN_UI_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ADMIN_UI_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
 
     session_secret: str = Field(
         "", description="Signs the UI's session cookie and CSRF tokens; empty: derived from JWT_SECRET_KEY."

@@ -77,7 +77,9 @@ async def _before():
         g.posted_next = form.get("next")
         if not sessions_of(gateway()).csrf_valid(nonce, form.get(CSRF_FIELD)):
             log.warning("admin UI: refused a %s %s without a valid CSRF token", request.method, request.path)
-            message = "This form has expired or did not come from this page. Go back, reload it and try again."
+            message = (
+                "This form has expired or did not come from this page. Go back, reload it and try again."
+            )
             return await page_of(None, "Refused", "error.html", 403, heading="Form refused", message=message)
     if g.get("principal") is not None:  # None only on the public views: login, static files
         await authorize(gateway(), g.principal, "read", UI_TARGET)
@@ -166,7 +168,9 @@ async def _login():
         set_cookie(response, CSRF_COOKIE, sessions.new_nonce())  # a fresh nonce for the new session
         g.new_csrf_nonce = None
         return response
-    return await page_of(None, "Log in", "login.html", status, next_url=next_url, username=username, error=error)
+    return await page_of(
+        None, "Log in", "login.html", status, next_url=next_url, username=username, error=error
+    )
 
 
 async def _logout():
@@ -178,7 +182,9 @@ async def _logout():
 async def _index():
     panels = gateway().admin_panels
     if not panels:
-        return await page_of(None, "Admin", "error.html", heading="No panels", message="No plugin contributes a panel.")
+        return await page_of(
+            None, "Admin", "error.html", heading="No panels", message="No plugin contributes a panel."
+        )
     return redirect(url_for("admin_ui.panel", panel_id=panels[0].id))
 
 

@@ -17,8 +17,17 @@ from quart import Blueprint, request, url_for
 
 from forge.contracts import AdminPanel
 from forge.store.repository import Conflict
-from forge_plugins.admin_ui.forms import FORM_ERROR, FormErrors, FormField, parse, posted_values, save, values_of
-from forge_plugins.admin_ui.forms import APIS, written
+from forge_plugins.admin_ui.forms import (
+    APIS,
+    FORM_ERROR,
+    FormErrors,
+    FormField,
+    parse,
+    posted_values,
+    save,
+    values_of,
+    written,
+)
 from forge_plugins.admin_ui.pages import back_to, flash_redirect, fragment, gateway, page, require
 from forge_plugins.admin_ui.settings import settings_of
 
@@ -89,7 +98,9 @@ async def list_fragment(spec: EntityPages, args: Mapping[str, str]) -> str:
         )
 
     def link(to: int) -> str:
-        params = {k: v for k, v in (("q", query), ("state", state if state != "all" else ""), ("page", to)) if v}
+        params = {
+            k: v for k, v in (("q", query), ("state", state if state != "all" else ""), ("page", to)) if v
+        }
         return url_for("admin_ui.panel", panel_id=spec.kind) + ("?" + urlencode(params) if params else "")
 
     first = (number - 1) * size + 1 if total else 0
@@ -110,9 +121,16 @@ def register(blueprint: Blueprint, spec: EntityPages) -> None:
     kind = spec.kind
     blueprint.add_url_rule(f"/{kind}/new", f"{kind}_new", _new(spec), methods=["GET", "POST"])
     blueprint.add_url_rule(f"/{kind}/<entity_id>/edit", f"{kind}_edit", _edit(spec), methods=["GET", "POST"])
-    blueprint.add_url_rule(f"/{kind}/<entity_id>/delete", f"{kind}_delete", _delete(spec), methods=["GET", "POST"])
+    blueprint.add_url_rule(
+        f"/{kind}/<entity_id>/delete", f"{kind}_delete", _delete(spec), methods=["GET", "POST"]
+    )
     for state in ("enable", "disable"):
-        blueprint.add_url_rule(f"/{kind}/<entity_id>/{state}", f"{kind}_{state}", _toggle(spec, state == "enable"), methods=["POST"])
+        blueprint.add_url_rule(
+            f"/{kind}/<entity_id>/{state}",
+            f"{kind}_{state}",
+            _toggle(spec, state == "enable"),
+            methods=["POST"],
+        )
 
 
 async def form_page(
@@ -120,10 +138,22 @@ async def form_page(
 ):
     extra = await spec.extra_context(gateway(), entity, form) if spec.extra_context else {}
     title = f"Edit {spec.singular} {spec.label(entity)}" if entity else f"New {spec.singular}"
-    action = url_for(f"admin_ui.{spec.kind}_edit", entity_id=entity["id"]) if entity else url_for(f"admin_ui.{spec.kind}_new")
+    action = (
+        url_for(f"admin_ui.{spec.kind}_edit", entity_id=entity["id"])
+        if entity
+        else url_for(f"admin_ui.{spec.kind}_new")
+    )
     content = await fragment(
-        "entity_form.html", spec=spec, entity=entity, values=values, errors=errors, title=title, action=action,
-        form_error=errors.get(FORM_ERROR), gateway=gateway(), **extra,
+        "entity_form.html",
+        spec=spec,
+        entity=entity,
+        values=values,
+        errors=errors,
+        title=title,
+        action=action,
+        form_error=errors.get(FORM_ERROR),
+        gateway=gateway(),
+        **extra,
     )
     return await page(spec.kind, title, content, status)
 
@@ -214,7 +244,12 @@ def _delete(spec: EntityPages):
                 return flash_redirect(url_for("admin_ui.panel", panel_id=spec.kind), message)
         holders = await _holders(spec.kind, entity_id)
         content = await fragment(
-            "confirm_delete.html", spec=spec, entity=entity, holders=holders, error=error, label=spec.label(entity)
+            "confirm_delete.html",
+            spec=spec,
+            entity=entity,
+            holders=holders,
+            error=error,
+            label=spec.label(entity),
         )
         return await page(spec.kind, f"Delete {spec.singular}", content, 409 if error else 200)
 

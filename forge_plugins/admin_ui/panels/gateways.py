@@ -40,12 +40,21 @@ SPEC = EntityPages(
     intro="Upstream MCP servers and peer gateways whose catalogs are federated into this one.",
     fields=(
         FormField("name", "Name", required=True),
-        FormField("url", "URL", required=True, help="http(s):// for HTTP transports, ws(s):// for WebSocket, "
-                                                   "the command line for stdio."),
+        FormField(
+            "url",
+            "URL",
+            required=True,
+            help="http(s):// for HTTP transports, ws(s):// for WebSocket, the command line for stdio.",
+        ),
         FormField("transport", "Transport", "select", choices=TRANSPORTS),
         FormField("description", "Description", "textarea", rows=3),
-        FormField("headers", "Headers (JSON object, optional)", "json", rows=3,
-                  help='Sent to the upstream, e.g. {"Authorization": "Bearer ..."}.'),
+        FormField(
+            "headers",
+            "Headers (JSON object, optional)",
+            "json",
+            rows=3,
+            help='Sent to the upstream, e.g. {"Authorization": "Bearer ..."}.',
+        ),
         FormField("enabled", "Enabled", "checkbox"),
     ),
     columns=(

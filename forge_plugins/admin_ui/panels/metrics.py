@@ -35,17 +35,19 @@ async def tool_metrics(gateway) -> list[dict]:
         minimums = [part["min_ms"] for part in parts if part.get("min_ms") is not None]
         maximums = [part["max_ms"] for part in parts if part.get("max_ms") is not None]
         called = [part["last_called_at"] for part in parts if part.get("last_called_at") is not None]
-        rows.append({
-            "tool_id": tool_id,
-            "name": tool["name"],
-            "calls": calls,
-            "failures": failures,
-            "failure_rate": failures / calls * 100 if calls else 0.0,
-            "avg_ms": total_ms / calls if calls else 0.0,
-            "min_ms": min(minimums, default=None),
-            "max_ms": max(maximums, default=None),
-            "last_called_at": max(called, default=None),
-        })
+        rows.append(
+            {
+                "tool_id": tool_id,
+                "name": tool["name"],
+                "calls": calls,
+                "failures": failures,
+                "failure_rate": failures / calls * 100 if calls else 0.0,
+                "avg_ms": total_ms / calls if calls else 0.0,
+                "min_ms": min(minimums, default=None),
+                "max_ms": max(maximums, default=None),
+                "last_called_at": max(called, default=None),
+            }
+        )
     rows.sort(key=lambda row: (-row["calls"], row["name"]))
     return rows
 
@@ -64,8 +66,20 @@ async def render(gateway, request) -> str:
     top = rows[:CHART_BARS]
     charts = [
         bar_chart("chart-calls", "Calls per tool", [(r["name"], r["calls"]) for r in top]),
-        bar_chart("chart-failures", "Failure rate per tool", [(r["name"], r["failure_rate"]) for r in top], "%", digits=1),
-        bar_chart("chart-latency", "Average latency per tool", [(r["name"], r["avg_ms"]) for r in top], " ms", digits=1),
+        bar_chart(
+            "chart-failures",
+            "Failure rate per tool",
+            [(r["name"], r["failure_rate"]) for r in top],
+            "%",
+            digits=1,
+        ),
+        bar_chart(
+            "chart-latency",
+            "Average latency per tool",
+            [(r["name"], r["avg_ms"]) for r in top],
+            " ms",
+            digits=1,
+        ),
     ]
     size = settings_of(gateway).page_size
     pages = max((len(rows) + size - 1) // size, 1)

@@ -16,8 +16,13 @@ from forge_plugins.admin_ui.pages import fragment
 from forge_plugins.admin_ui.panels.metrics import tool_metrics
 
 log = logging.getLogger("forge.admin_ui")
-KINDS = (("tools", "Tools"), ("resources", "Resources"), ("prompts", "Prompts"), ("servers", "Virtual servers"),
-         ("gateways", "Gateways"))
+KINDS = (
+    ("tools", "Tools"),
+    ("resources", "Resources"),
+    ("prompts", "Prompts"),
+    ("servers", "Virtual servers"),
+    ("gateways", "Gateways"),
+)
 RECENT = 10
 
 
@@ -43,7 +48,9 @@ async def render(gateway, request) -> str:
         log.warning("overview: database check failed: %r", error)
         database = "unreachable"
     metrics = await tool_metrics(gateway)
-    recent = sorted((r for r in metrics if r["last_called_at"]), key=lambda r: r["last_called_at"], reverse=True)
+    recent = sorted(
+        (r for r in metrics if r["last_called_at"]), key=lambda r: r["last_called_at"], reverse=True
+    )
     calls = sum(r["calls"] for r in metrics)
     failures = sum(r["failures"] for r in metrics)
     health = {
@@ -57,4 +64,6 @@ async def render(gateway, request) -> str:
         "auth_required": gateway.settings.auth_required,
     }
     summary = {"calls": calls, "failures": failures, "failure_rate": failures / calls * 100 if calls else 0.0}
-    return await fragment("overview.html", counts=counts, health=health, recent=recent[:RECENT], summary=summary)
+    return await fragment(
+        "overview.html", counts=counts, health=health, recent=recent[:RECENT], summary=summary
+    )

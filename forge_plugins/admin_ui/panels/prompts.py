@@ -34,10 +34,21 @@ SPEC = EntityPages(
     fields=(
         FormField("name", "Name", required=True),
         FormField("description", "Description", "textarea", rows=3),
-        FormField("template", "Template (Jinja)", "textarea", required=True, rows=10,
-                  help="Arguments are {{ name }}; the template renders in a sandbox."),
-        FormField("argument_schema", "Arguments (JSON Schema)", "json", rows=8,
-                  help='e.g. {"type": "object", "properties": {"user": {"type": "string"}}, "required": ["user"]}'),
+        FormField(
+            "template",
+            "Template (Jinja)",
+            "textarea",
+            required=True,
+            rows=10,
+            help="Arguments are {{ name }}; the template renders in a sandbox.",
+        ),
+        FormField(
+            "argument_schema",
+            "Arguments (JSON Schema)",
+            "json",
+            rows=8,
+            help='e.g. {"type": "object", "properties": {"user": {"type": "string"}}, "required": ["user"]}',
+        ),
         FormField("enabled", "Enabled: MCP clients see it", "checkbox"),
     ),
     columns=(
@@ -56,7 +67,9 @@ def panel():
 
 def register(blueprint: Blueprint) -> None:
     entities.register(blueprint, SPEC)
-    blueprint.add_url_rule("/prompts/<entity_id>/preview", "prompts_preview", preview, methods=["GET", "POST"])
+    blueprint.add_url_rule(
+        "/prompts/<entity_id>/preview", "prompts_preview", preview, methods=["GET", "POST"]
+    )
 
 
 async def preview(entity_id: str):
@@ -78,6 +91,14 @@ async def preview(entity_id: str):
                 problem = str(error)
     status = 422 if errors or problem else 200
     return await page_of(
-        "prompts", f"Preview {prompt['name']}", "prompt_preview.html", status, prompt=prompt, fields=fields,
-        values=values, errors=errors, rendered=rendered, problem=problem,
+        "prompts",
+        f"Preview {prompt['name']}",
+        "prompt_preview.html",
+        status,
+        prompt=prompt,
+        fields=fields,
+        values=values,
+        errors=errors,
+        rendered=rendered,
+        problem=problem,
     )

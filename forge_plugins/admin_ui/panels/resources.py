@@ -39,8 +39,14 @@ SPEC = EntityPages(
         FormField("name", "Name", help="Shown to clients; the URI when left empty.", omit_empty=True),
         FormField("description", "Description", "textarea", rows=3),
         FormField("mime_type", "MIME type", help="e.g. text/markdown"),
-        FormField("content", "Text content", "textarea", rows=10,
-                  help="What resources/read answers; {variables} of a template are substituted.", source="text"),
+        FormField(
+            "content",
+            "Text content",
+            "textarea",
+            rows=10,
+            help="What resources/read answers; {variables} of a template are substituted.",
+            source="text",
+        ),
         FormField("enabled", "Enabled: MCP clients see it", "checkbox"),
     ),
     columns=(

@@ -74,14 +74,16 @@ async def _pickers(gateway, entity: dict | None, form) -> dict:
                 except NotFound:
                     continue
         options = [(item["id"], _label(kind, item), item["id"] in selected) for item in listed]
-        pickers.append({
-            "kind": kind,
-            "key": key,
-            "options": options,
-            "total": total,
-            "all_listed": total <= PICK_LIMIT,
-            "names": form.get(f"{kind}_names", "") if form is not None else "",
-        })
+        pickers.append(
+            {
+                "kind": kind,
+                "key": key,
+                "options": options,
+                "total": total,
+                "all_listed": total <= PICK_LIMIT,
+                "names": form.get(f"{kind}_names", "") if form is not None else "",
+            }
+        )
     return {"pickers": pickers}
 
 
@@ -100,8 +102,13 @@ SPEC = EntityPages(
     columns=(
         Column("Name", "name", "link"),
         Column("Description", "description"),
-        Column("Members", lambda s: f"{len(s['tool_ids'])} tools, {len(s['resource_ids'])} resources, "
-                                    f"{len(s['prompt_ids'])} prompts"),
+        Column(
+            "Members",
+            lambda s: (
+                f"{len(s['tool_ids'])} tools, {len(s['resource_ids'])} resources, "
+                f"{len(s['prompt_ids'])} prompts"
+            ),
+        ),
     ),
     defaults={"enabled": True},
     actions=(("Endpoint", "admin_ui.servers_detail"),),
@@ -139,7 +146,9 @@ def endpoints(server_id: str) -> list[tuple[str, str]]:
             if "{server_id}" not in route.path or route.name.endswith("_message"):
                 continue
             scheme = ("wss" if secure else "ws") if name == "websocket" else ("https" if secure else "http")
-            url = f"{scheme}://{request.host}{request.root_path}{route.path.replace('{server_id}', server_id)}"
+            url = (
+                f"{scheme}://{request.host}{request.root_path}{route.path.replace('{server_id}', server_id)}"
+            )
             found.append((ROUTE_LABELS.get(route.name, f"{name}: {route.name}"), url))
     return sorted(found, key=lambda pair: (not pair[1].endswith("/mcp"), pair[0]))
 
@@ -170,6 +179,12 @@ async def detail(entity_id: str):
         members[kind] = (sorted(listed), len(server[_key(kind)]))
     config = client_config(server, endpoint, gw.settings.auth_required) if endpoint else None
     return await page_of(
-        "servers", server["name"], "server_detail.html", server=server, endpoints=found, endpoint=endpoint,
-        config=config, members=members,
+        "servers",
+        server["name"],
+        "server_detail.html",
+        server=server,
+        endpoints=found,
+        endpoint=endpoint,
+        config=config,
+        members=members,
     )

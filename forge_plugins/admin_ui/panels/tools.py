@@ -38,16 +38,43 @@ SPEC = EntityPages(
     order=10,
     intro="REST endpoints (and federated tools) that MCP clients can call.",
     fields=(
-        FormField("name", "Name", required=True, help="Letters, digits and _ . / - only; at most 64 characters."),
-        FormField("description", "Description", "textarea", rows=3, help="What the model reads to decide when to call it."),
+        FormField(
+            "name", "Name", required=True, help="Letters, digits and _ . / - only; at most 64 characters."
+        ),
+        FormField(
+            "description",
+            "Description",
+            "textarea",
+            rows=3,
+            help="What the model reads to decide when to call it.",
+        ),
         FormField("integration_type", "Integration type", "select", choices=_integration_types),
-        FormField("url", "URL", "url", help="The upstream endpoint; {name} segments take arguments of that name."),
+        FormField(
+            "url", "URL", "url", help="The upstream endpoint; {name} segments take arguments of that name."
+        ),
         FormField("method", "HTTP method", "select", choices=METHODS),
-        FormField("input_schema", "Input schema (JSON Schema)", "json", rows=12,
-                  help='Describes the arguments: {"type": "object", "properties": {...}, "required": [...]}.'),
+        FormField(
+            "input_schema",
+            "Input schema (JSON Schema)",
+            "json",
+            rows=12,
+            help='Describes the arguments: {"type": "object", "properties": {...}, "required": [...]}.',
+        ),
         FormField("output_schema", "Output schema (JSON Schema, optional)", "json", rows=6),
-        FormField("headers", "Headers (JSON object, optional)", "json", rows=3, help='Sent upstream, e.g. {"X-Api-Key": "..."}.'),
-        FormField("annotations", "Annotations (JSON object, optional)", "json", rows=3, help='MCP hints, e.g. {"readOnlyHint": true}.'),
+        FormField(
+            "headers",
+            "Headers (JSON object, optional)",
+            "json",
+            rows=3,
+            help='Sent upstream, e.g. {"X-Api-Key": "..."}.',
+        ),
+        FormField(
+            "annotations",
+            "Annotations (JSON object, optional)",
+            "json",
+            rows=3,
+            help='MCP hints, e.g. {"readOnlyHint": true}.',
+        ),
         FormField("timeout", "Timeout (seconds, optional)", "number"),
         FormField("enabled", "Enabled: MCP clients see it", "checkbox"),
     ),
@@ -97,14 +124,22 @@ async def try_tool(entity_id: str):
                 "arguments": json.dumps(arguments, indent=2, ensure_ascii=False),
                 "result": result,
                 "structured": json.dumps(result["structuredContent"], indent=2, ensure_ascii=False)
-                if result.get("structuredContent") is not None else None,
+                if result.get("structuredContent") is not None
+                else None,
                 "contents": [_content(item) for item in result.get("content", [])],
                 "elapsed_ms": (time.perf_counter() - started) * 1000,
             }
     status = 422 if errors else 200
     return await page_of(
-        "tools", f"Try {tool['name']}", "tool_try.html", status, tool=tool, fields=fields, values=values,
-        errors=errors, outcome=outcome,
+        "tools",
+        f"Try {tool['name']}",
+        "tool_try.html",
+        status,
+        tool=tool,
+        fields=fields,
+        values=values,
+        errors=errors,
+        outcome=outcome,
     )
 
 

@@ -92,7 +92,10 @@ def forge_blueprints(gateway):
 
     Parameters: `gateway`, the `forge.gateway.Gateway` being built.
     Returns: a list of `quart.Blueprint` (decorate views with quart-schema so they reach
-    /openapi.json), or None. A route another blueprint already serves stops start-up.
+    /openapi.json, or hide HTML pages with `quart_schema.hide`), or None. A route another
+    blueprint already serves stops start-up. Every view answers only callers `forge_authenticate`
+    vouches for (the principal is `quart.g.principal`); mark one with `forge.api.guard.public` to
+    answer anyone (a login page).
     Call semantics: all results are collected, in call order.
     May be async: no.
     Default plugin: `forge.defaults.management_api` (/tools, /resources, /prompts, /servers,
@@ -317,8 +320,11 @@ def forge_admin_panels(gateway):
 
     Parameters: `gateway`, the `forge.gateway.Gateway` being built.
     Returns: a `forge.contracts.AdminPanel` or a list of them, or None. Panels are shown by
-    `order`, then title; two panels with one id stop start-up.
+    `order`, then title; two panels with one id stop start-up. A panel is the page
+    /admin/<id>: `await render(gateway, request)` answers an HTML fragment placed as it is in the
+    UI's layout, so escape what you put in it (`markupsafe.escape`, or an autoescaped template).
     Call semantics: all results are collected, in call order.
     May be async: no (a panel's `render` is async and runs per request).
-    Default plugin: `forge_plugins.admin_ui` renders them; the kernel contributes none.
+    Default plugin: `forge_plugins.admin_ui` renders them and contributes its own (overview,
+    tools, resources, prompts, servers, gateways, metrics, ordered 0 to 60); the kernel none.
     """

@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "forge.plugins"
 # The kernel's own behaviour, shipped as plugins registered through the same hooks.
 DEFAULT_PLUGINS = (
     "forge.defaults.cli_commands",
+    "forge.defaults.plugin_kit",
     "forge.defaults.sql_store",
     "forge.defaults.cache",
     "forge.defaults.anonymous_auth",

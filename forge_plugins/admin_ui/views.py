@@ -68,6 +68,8 @@ def _hide_from_openapi(state) -> None:
 
 
 async def _before():
+    if request.endpoint == "admin_ui.static_file":
+        return None
     nonce = request.cookies.get(CSRF_COOKIE)
     g.new_csrf_nonce = None if nonce else sessions_of(gateway()).new_nonce()
     g.csrf_nonce = nonce or g.new_csrf_nonce

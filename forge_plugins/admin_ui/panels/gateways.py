@@ -62,7 +62,7 @@ SPEC = EntityPages(
         Column("URL", "url", "code"),
         Column("Transport", "transport"),
         Column("Connector", _connector),
-        Column("State", "state", "state"),
+        Column("Connection", "state", "state"),
         Column("Last seen", _seen),
         Column("Last error", "last_error", "error"),
     ),

@@ -87,6 +87,7 @@ class Gateway:
             "admin panel",
         )
         self.admin_panels = sorted(panels.values(), key=lambda panel: (panel.order, panel.title))
+        self.engine.use_middleware(flatten(self.hook.forge_mcp_middleware(gateway=self)))
 
     def _one(self, hook_name: str, what: str):
         answers = answers_by_plugin(self.pm, hook_name, gateway=self)

@@ -234,6 +234,36 @@ def forge_tool_adapters(gateway):
 
 
 @hookspec
+def forge_mcp_middleware(gateway):
+    """Contribute around-advice for every MCP message the engine handles, on every transport.
+
+    The place to observe MCP traffic as a whole (metrics, traces, access logs, an audit of tool
+    calls) or to answer a message without running its method. A middleware is an async callable
+    `middleware(message, connection, call_next)`: `message` is the decoded JSON-RPC message (a
+    request, a notification or the client's response; check `"method" in message and "id" in
+    message` before treating it as a request), `connection` the transport's
+    `forge.mcp.context.Connection` (principal, server id, session, transport name and, on HTTP, the
+    request's lower-cased `headers`). `await call_next(message, connection)` runs the rest of the
+    chain and answers what the engine answers: a JSON-RPC response dict (a method's failure is
+    already an `error` answer by then), None for a notification or response, or a
+    `forge.mcp.subscriptions.Subscription` that the transport streams after the chain returns.
+    The middleware answers that, or a replacement. It runs in the task serving the message, so
+    context variables it sets (an OpenTelemetry span) are seen by the method and the tool adapter;
+    `asyncio.CancelledError` passes through it when the request is cancelled. An exception
+    escaping a middleware is logged and answered as an internal error (-32603).
+    Parameters: `gateway`, the `forge.gateway.Gateway` being built.
+    Returns: an async middleware callable as above, or None (e.g. when the plugin's settings turn
+    its feature off). The chain is composed once, at start-up.
+    Call semantics: all results are collected, in call order; the first is the outermost (it sees
+    the message first and the answer last).
+    May be async: no (the middleware it returns is async and runs per message).
+    Default plugin: none; with no implementation the engine runs no chain at all. The
+    observability plugin (`forge_plugins.observability`: metrics, traces, access log) and its
+    `audit` plugin (tool calls, with AUDIT_TOOL_CALLS=true) implement it.
+    """
+
+
+@hookspec
 def forge_before_tool_call(gateway, call):
     """Inspect, rewrite or refuse a tool call before its adapter runs (the guardrail point).
 

@@ -17,6 +17,9 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("forge_request_
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line. A record logged with `extra={"fields": {...}}` adds those keys (an
+    access log's method, latency, trace id), never replacing the ones every line has."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
@@ -25,6 +28,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
+        for key, value in (getattr(record, "fields", None) or {}).items():
+            entry.setdefault(key, value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode()

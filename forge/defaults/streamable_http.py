@@ -125,6 +125,7 @@ class StreamableHttp:
             routing_headers=routing,
             emit=self._emitter(stream) if stream else None,
             transport="streamable_http",
+            headers=headers,
         )
         answer = await self._answer(message, connection, receive)
         if answer is HUNG_UP:

@@ -26,6 +26,9 @@ class Connection:
     `mcp-method`, `mcp-name`) on transports that carry them (HTTP), else None.
     `emit` delivers request-scoped notifications (progress, log messages); None when the transport
     cannot stream a response, in which case they are dropped.
+    `headers` holds the lower-cased headers of the HTTP request that carried the message, on
+    transports with one request per message (Streamable HTTP), for middlewares to read trace
+    context and request ids; None elsewhere. It includes credentials: never log it whole.
     """
 
     principal: Principal
@@ -34,6 +37,7 @@ class Connection:
     routing_headers: Mapping[str, str] | None = None
     emit: Emit | None = None
     transport: str = "memory"
+    headers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,16 @@ class McpEngine:
         self.gateway = gateway
         self.sessions = SessionRegistry()
         self.subscriptions = SubscriptionHub()
+        self._chain: Callable | None = None  # the `forge_mcp_middleware` chain, when any
+
+    def use_middleware(self, middlewares: list[Callable]) -> None:
+        """Compose the middlewares plugins contributed (`forge_mcp_middleware`), the first outermost."""
+        chain = None
+        if middlewares:
+            chain = self._answer
+            for middleware in reversed(middlewares):
+                chain = _link(middleware, chain)
+        self._chain = chain
 
     @property
     def server_info(self) -> dict:
@@ -52,6 +62,19 @@ class McpEngine:
     async def handle(self, message: Any, connection: Connection) -> dict | Subscription | None:
         """Answer one decoded message: a response dict for a request, None for anything else, or a
         `Subscription` for subscriptions/listen, which the transport streams until the client leaves."""
+        if self._chain is None:
+            return await self._answer(message, connection)
+        try:
+            return await self._chain(message, connection)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("an MCP middleware failed")
+            if isinstance(message, dict) and jsonrpc.is_request(message):
+                return jsonrpc.error(jsonrpc.readable_id(message), McpError(INTERNAL_ERROR, "Internal error"))
+            return None
+
+    async def _answer(self, message: Any, connection: Connection) -> dict | Subscription | None:
         request_id = jsonrpc.readable_id(message)
         try:
             jsonrpc.check_envelope(message)
@@ -177,6 +200,13 @@ class McpEngine:
             for subscribed in sorted(filter(affected, session.subscriptions)):
                 session.push(jsonrpc.notification("notifications/resources/updated", {"uri": subscribed}))
         self.subscriptions.publish_resource(uri, affected)
+
+
+def _link(middleware: Callable, call_next: Callable) -> Callable:
+    async def handle(message: Any, connection: Connection):
+        return await middleware(message, connection, call_next)
+
+    return handle
 
 
 def uri_matcher(uri: str) -> Callable[[str], bool]:

@@ -31,6 +31,7 @@ DEFAULT_PLUGINS = (
     "forge.defaults.scope_permissions",
     "forge.defaults.rest_adapter",
     "forge.defaults.management_api",
+    "forge.defaults.catalog_io",
     "forge.defaults.streamable_http",
 )
 

@@ -1,9 +1,15 @@
 """Default plugin: the REST tool adapter, which turns a tool call into one HTTP request.
 
 Arguments named in the tool's URL template (`https://api.example.com/users/{id}`) fill it; the
-rest travel as the query string for GET and DELETE, as a JSON body otherwise. The answer becomes
-MCP content: its text, plus `structuredContent` when the tool declares an output schema and the
-answer is JSON. 4xx/5xx answers, timeouts and connection failures are `isError` results.
+rest travel as the query string for GET and DELETE, as a JSON body otherwise. A property of the
+input schema may place its argument explicitly with `"x-forge-in"`: "query", "header", or "body"
+(the argument is the whole JSON body), sent under the name `"x-forge-name"` when the wire name is
+not a tidy property name (OpenAPI imports use this for header parameters, query parameters of a
+POST, and array bodies).
+
+The answer becomes MCP content: its text, plus `structuredContent` when the tool declares an
+output schema and the answer is JSON. 4xx/5xx answers, timeouts and connection failures are
+`isError` results.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from forge.services.tools import error_result
 from forge.services.uri_templates import UriTemplate
 
 BODYLESS_METHODS = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
+PLACES = frozenset({"query", "header", "body"})
+NO_BODY = object()
 ERROR_BODY_CHARS = 2000  # how much of a failed answer the client sees
 
 
@@ -40,12 +48,29 @@ class RestAdapter:
     async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any], invocation=None) -> dict:
         method = (tool.get("method") or "POST").upper()
         template = UriTemplate(tool["url"])
-        rest = {key: value for key, value in arguments.items() if key not in template.variables}
+        placed = placements(tool.get("input_schema"))
         request: dict[str, Any] = {"headers": dict(tool.get("headers") or {})}
-        if method in BODYLESS_METHODS:
-            request["params"] = {k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in rest.items()}
+        params, rest, body = {}, {}, NO_BODY
+        for key, value in arguments.items():
+            if key in template.variables:
+                continue
+            where, wire = placed.get(key, (None, key))
+            if where == "query":
+                params[wire] = _text(value)
+            elif where == "header":
+                request["headers"][wire] = _text(value)
+            elif where == "body":
+                body = value
+            else:
+                rest[wire] = value
+        if method in BODYLESS_METHODS or body is not NO_BODY:
+            params.update({key: _text(value) for key, value in rest.items()})
         else:
-            request["content"] = orjson.dumps(rest)
+            body = rest
+        if params:
+            request["params"] = params
+        if body is not NO_BODY:
+            request["content"] = orjson.dumps(body)
             request["headers"].setdefault("content-type", "application/json")
         timeout = tool.get("timeout") or self.timeout
         try:
@@ -70,6 +95,20 @@ class RestAdapter:
             except orjson.JSONDecodeError:
                 return error_result(f"Tool {tool['name']!r}: the upstream's JSON answer could not be parsed")
         return result
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def placements(input_schema: Mapping[str, Any] | None) -> dict[str, tuple[str, str]]:
+    """{argument: (where, wire name)} for the properties that say where they go (`x-forge-in`)."""
+    properties = (input_schema or {}).get("properties") or {}
+    return {
+        name: (spec["x-forge-in"], spec.get("x-forge-name") or name)
+        for name, spec in properties.items()
+        if isinstance(spec, Mapping) and spec.get("x-forge-in") in PLACES
+    }
 
 
 @hookimpl

@@ -12,7 +12,10 @@ import pytest
 from forge.hookspecs import hookimpl
 
 JSON = {"accept": "application/json", "content-type": "application/json"}
-MODERN_META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
 # Only the middlewares of each test: the observability and audit plugins stay out of the chain.
 ALONE = {"plugins_disabled": ["observability", "audit"]}
 
@@ -56,7 +59,10 @@ def test_middlewares_wrap_every_message_the_first_outermost(start_forge):
     forge = start_forge(plugins=[Inner(seen), Outer(seen)], **ALONE)
     with httpx.Client(base_url=forge.url, headers=JSON) as client:
         assert client.post("/rpc", json=request("ping")).json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
-        assert client.post("/rpc", json={"jsonrpc": "2.0", "method": "notifications/initialized"}).status_code == 202
+        assert (
+            client.post("/rpc", json={"jsonrpc": "2.0", "method": "notifications/initialized"}).status_code
+            == 202
+        )
         assert client.post("/rpc", json=request("no/such/method")).json()["error"]["code"] == -32601
     assert seen == [
         ("outer in", "ping", True, "streamable_http"),
@@ -81,7 +87,11 @@ class Gatekeeper:
     def forge_mcp_middleware(self, gateway):
         async def middleware(message, connection, call_next):
             if message.get("method") == "prompts/list":
-                return {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32600, "message": "not today"}}
+                return {
+                    "jsonrpc": "2.0",
+                    "id": message["id"],
+                    "error": {"code": -32600, "message": "not today"},
+                }
             return await call_next(message, connection)
 
         return middleware
@@ -152,10 +162,24 @@ def test_what_a_middleware_sets_in_context_reaches_the_tool_call(start_forge, re
             call["params"]["_meta"] = MODERN_META
             headers = {"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "echo"}
         else:
-            opened = client.post("/mcp", json=request("initialize", {
-                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))
-            headers = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
-            client.post("/mcp", headers=headers, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
+            opened = client.post(
+                "/mcp",
+                json=request(
+                    "initialize",
+                    {
+                        "protocolVersion": "2025-11-25",
+                        "capabilities": {},
+                        "clientInfo": {"name": "t", "version": "0"},
+                    },
+                ),
+            )
+            headers = {
+                "mcp-session-id": opened.headers["mcp-session-id"],
+                "mcp-protocol-version": "2025-11-25",
+            }
+            client.post(
+                "/mcp", headers=headers, json={"jsonrpc": "2.0", "method": "notifications/initialized"}
+            )
         answer = client.post("/mcp", headers={**headers, "x-request-id": f"req-{era}"}, json=call).json()
         assert answer["result"]["isError"] is False, answer
     assert tagger.at_the_adapter == [f"req-{era}"]

@@ -231,7 +231,8 @@ def import_catalog(file, url, api_token, on_conflict, dry_run, passphrase, sourc
         return
     click.echo(f"{report['format']} document" + (" (dry run: nothing changed)" if report["dry_run"] else ""))
     for section in ("created", "updated", "renamed", "unchanged", "skipped"):
-        for kind, entries in report[section].items():
+        for kind in ("gateways", "tools", "resources", "prompts", "servers"):
+            entries = report[section].get(kind, [])
             shown = [
                 f"{e['name']} ({', '.join(e['fields'])})"
                 if section == "updated"

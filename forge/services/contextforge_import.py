@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,6 +90,11 @@ def read(document: Mapping[str, Any], secret: str | None) -> Incoming:
     return incoming
 
 
+def _slug(name: str) -> str:
+    """ContextForge's slug of a name: lower case, runs of other characters as one "-"."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
 class _Reader:
     def __init__(self, secret: str | None):
         self.secret = secret
@@ -133,7 +139,8 @@ class _Reader:
             )
             return None
         name = sanitize_name(original)
-        for alias in (original, str(entry.get("name") or original)):
+        # Servers name tools by what ContextForge calls them: the original name or its slug.
+        for alias in (original, str(entry.get("name") or original), _slug(original)):
             self.tool_names[alias] = name
         if name != original:
             self.warnings.append(

@@ -10,6 +10,7 @@ import copy
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from mcp import Client
@@ -17,6 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from forge.cli import build_cli
 from forge.services.catalog_io import SecretBox
+from forge_plugins.auth_basic_jwt import create_token
 
 DATA = Path(__file__).parent / "data"
 PASSPHRASE = "correct horse battery staple"
@@ -496,3 +498,16 @@ def test_the_cli_exports_and_imports(forge, api, rest_upstream, tmp_path):
     assert (
         unreachable.exit_code == 1 and "forge: cannot reach Forge at http://127.0.0.1:9" in unreachable.output
     )
+
+
+def test_export_and_import_are_for_administrators(start_forge, rest_upstream):
+    forge = start_forge(auth_required=True, jwt_secret_key="k" * 32, plugins_disabled=["federation"])
+    reader = create_token("reader", "k" * 32, scopes=["read"])
+    answer = httpx.get(forge.url + "/export", headers={"Authorization": f"Bearer {reader}"})
+    assert answer.status_code == 403
+    # The commands use FORGE_TOKEN, or else the Basic credentials of the settings (admin/changeme here).
+    by_basic = CliRunner().invoke(build_cli(), ["export", "--url", forge.url])
+    assert by_basic.exit_code == 0, by_basic.output
+    assert json.loads(by_basic.output)["forge_export_version"] == 1
+    refused = CliRunner().invoke(build_cli(), ["export", "--url", forge.url], env={"FORGE_TOKEN": reader})
+    assert refused.exit_code == 1 and refused.output.startswith("forge: 'reader' may not admin catalog")

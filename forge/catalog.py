@@ -113,11 +113,20 @@ def _template_uri(pair):
 
 
 class Catalog:
-    """The enabled catalog, one `Scope` for the whole gateway and one per enabled virtual server."""
+    """The enabled catalog, one `Scope` for the whole gateway and one per enabled virtual server.
+
+    What an upstream gateway offered is shown only while that gateway is enabled and not
+    "unhealthy" (the federation plugin records its state), so its entities leave the lists when it
+    goes down and come back with it, announced by list_changed both ways.
+    """
 
     def __init__(self, snapshot: Mapping[str, list[dict]] | None = None):
         snapshot = snapshot or {}
-        enabled = {kind: [e for e in snapshot.get(kind, []) if e.get("enabled", True)] for kind in snapshot}
+        hidden = {g["id"] for g in snapshot.get("gateways", []) if not g.get("enabled", True) or g.get("state") == "unhealthy"}
+        enabled = {
+            kind: [e for e in snapshot.get(kind, []) if e.get("enabled", True) and e.get("gateway_id") not in hidden]
+            for kind in snapshot
+        }
         self.all = Scope.build(enabled.get("tools", []), enabled.get("resources", []), enabled.get("prompts", []))
         self.servers: dict[str, Scope] = {}
         self.server_records: dict[str, dict] = {}

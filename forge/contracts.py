@@ -145,5 +145,42 @@ class ToolAdapter(Protocol):
 FEDERATED = "MCP"
 
 
+class UpstreamSession(Protocol):
+    """An open MCP client connection to an upstream: what a `forge_upstream_connectors` connector
+    yields. Messages are plain JSON-RPC dicts, so results reach clients as the upstream wrote them.
+
+    `protocol_version` is the revision spoken ("2026-07-28", or a handshake-era one);
+    `server` is the upstream's server/discover or initialize result.
+    `request` sends one request and answers its result dict; it raises `forge.mcp.jsonrpc.McpError`
+    for a JSON-RPC error (code, message and data kept), `ConnectionError` when the upstream cannot
+    be reached or the connection breaks, `TimeoutError` past `timeout` seconds. The session adds
+    the `_meta` its revision needs, declaring `capabilities` and `log_level` (the downstream
+    client's, in 2026-07-28); `headers` are extra HTTP headers (Mcp-Param-*) where there are any.
+    Notifications related to the request (progress, log messages) go to `on_notification`; in the
+    handshake era the upstream's own requests during it (sampling, elicitation, roots) go to
+    `on_request(method, params)`, whose answer is sent back.
+    `watch(on_change)` runs until the connection ends (raising `ConnectionError`), handing each
+    list_changed or resources/updated notification to `on_change`.
+    """
+
+    protocol_version: str
+    server: Mapping[str, Any]
+
+    async def request(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        capabilities: Mapping[str, Any] | None = None,
+        log_level: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        on_notification: Callable[[dict], Awaitable[None]] | None = None,
+        on_request: Callable[[str, dict], Awaitable[dict]] | None = None,
+        timeout: float | None = None,
+    ) -> dict: ...
+
+    async def watch(self, on_change: Callable[[dict], Awaitable[None]]) -> None: ...
+
+
 class InvocationRejected(Exception):
     """Raised by a `forge_before_*` hook to refuse an invocation; the message reaches the client."""

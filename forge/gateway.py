@@ -41,6 +41,9 @@ class Gateway:
         self.transports: dict[str, Transport] = {}
         self.upstream_connectors: dict[str, Any] = {}
         self.admin_panels: list[AdminPanel] = []
+        # Extra `_meta` of this server's initialize and server/discover results; plugins fill it
+        # at start (federation names its instance there, so peers recognise it).
+        self.server_meta: dict[str, Any] = {}
         self._catalog_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self.started = False

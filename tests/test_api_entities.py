@@ -212,7 +212,9 @@ def test_a_gateway_accepts_contextforge_transport_spellings(api):
     ws = created(api, "gateways", {"name": "socket", "url": "ws://localhost:9300/ws", "transport": "ws"})
     default = created(api, "gateways", {"name": "plain", "url": "http://localhost:9400/mcp"})
     assert [g["transport"] for g in (sse, http, ws, default)] == ["sse", "streamable_http", "websocket", "streamable_http"]
-    assert (sse["state"], sse["capabilities"], sse["last_seen"], sse["headers"]) == ("unknown", {}, None, {})
+    # Nothing answers there: the federation plugin, when installed, has recorded it unhealthy.
+    assert sse["state"] in ("unknown", "unhealthy")
+    assert (sse["capabilities"], sse["last_seen"], sse["headers"]) == ({}, None, {})
 
 
 def test_lists_come_in_pages_ordered_by_name(api):

@@ -47,11 +47,14 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
     listing, single = operation_id(kind), operation_id(one)
 
     async def written(before: dict | None, after: dict | None):
+        """Announce a committed write; answer the entity as it is once plugins have reacted (the
+        federation plugin records a new gateway's connection state before the POST is answered)."""
         gateway = _gateway()
         await gateway.reload_catalog()
         if api.after_write is not None:
             await api.after_write(gateway, before, after)
         await gateway.entity_written(kind, before, after, g.principal)
+        return None if after is None else await gateway.store.get(kind, after["id"])
 
     @blueprint.get("")
     @tagged
@@ -79,8 +82,7 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
     async def create_entity(data):
         await require("write", kind)
         created = await _gateway().store.create(kind, api.to_values(data, {}))
-        await written(None, created)
-        return created, 201
+        return await written(None, created), 201
 
     @blueprint.get("/<entity_id>")
     @tagged
@@ -96,8 +98,7 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
         store = _gateway().store
         before = await store.get(kind, entity_id)
         after = await store.update(kind, entity_id, api.to_values(data, before))
-        await written(before, after)
-        return after
+        return await written(before, after)
 
     @blueprint.put("/<entity_id>")
     @tagged
@@ -152,8 +153,7 @@ def _toggle(kind: str, enabled: bool, written, out_model):
         store = _gateway().store
         before = await store.get(kind, entity_id)
         after = await store.update(kind, entity_id, {"enabled": enabled})
-        await written(before, after)
-        return after
+        return await written(before, after)
 
     toggle.__name__ = f"{'enable' if enabled else 'disable'}_{kind[:-1]}"  # operationId post_enable_tool
     toggle.__doc__ = f"{'Enable' if enabled else 'Disable'} one of the {kind}; MCP clients see the change at once."

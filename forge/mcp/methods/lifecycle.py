@@ -29,12 +29,12 @@ async def initialize(gateway, params: dict, context) -> dict:
     session.client_info = optional_object(params, "clientInfo")
     session.client_capabilities = optional_object(params, "capabilities")
     session.initialized = True  # requests racing `notifications/initialized` are served
-    return {
+    return with_server_meta(gateway, {
         "protocolVersion": session.protocol_version,
         "capabilities": capabilities(),
         "serverInfo": gateway.engine.server_info,
         "instructions": INSTRUCTIONS,
-    }
+    })
 
 
 async def ping(gateway, params: dict, context) -> dict:
@@ -50,7 +50,15 @@ async def set_log_level(gateway, params: dict, context) -> dict:
 
 
 async def discover(gateway, params: dict, context) -> dict:
-    return {"supportedVersions": list(MODERN_VERSIONS), "capabilities": capabilities(), "instructions": INSTRUCTIONS}
+    result = {"supportedVersions": list(MODERN_VERSIONS), "capabilities": capabilities(), "instructions": INSTRUCTIONS}
+    return with_server_meta(gateway, result)
+
+
+def with_server_meta(gateway, result: dict) -> dict:
+    """`result` with the `_meta` plugins put in `gateway.server_meta` (e.g. federation's instance id)."""
+    if gateway.server_meta:
+        result["_meta"] = dict(gateway.server_meta)
+    return result
 
 
 async def listen(gateway, params: dict, context):

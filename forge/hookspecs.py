@@ -125,13 +125,18 @@ def forge_transports(gateway):
 def forge_upstream_connectors(gateway):
     """Contribute the client side of a transport: how Forge opens an MCP session to an upstream.
 
+    The federation plugin looks up a gateway record's `transport` here each time it connects.
     Parameters: `gateway`, the `forge.gateway.Gateway` being built.
-    Returns: a dict mapping a transport name ("streamable_http", "sse", "websocket", "stdio") to an
-    async callable `connect(gateway_record) -> async context manager yielding an MCP client
-    session`, or None. A name claimed twice stops start-up.
+    Returns: a dict mapping a transport name ("streamable_http", "sse", "websocket", "stdio") to a
+    callable `connect(gateway_record)` answering an async context manager that yields an open
+    `forge.contracts.UpstreamSession` (raw JSON-RPC requests, relayed notifications, list changes)
+    and closes it on exit, or None. A name claimed twice stops start-up.
     Call semantics: all results are collected, in call order.
-    May be async: no.
-    Default plugin: none in the kernel; the transport plugins implement it.
+    May be async: no (connecting happens in the context manager).
+    Default plugin: none in the kernel; `forge_plugins.federation` contributes "streamable_http"
+    (2026-07-28 over httpx, the SDK's handshake-era client as fallback), "sse" and "stdio" (a
+    command line, started in its own process group), over the official SDK's client transports.
+    Nothing contributes "websocket" yet.
     """
 
 

@@ -9,13 +9,40 @@ from __future__ import annotations
 from forge.contracts import Credentials, Principal
 from forge.plugins import first_answer
 
+DEFAULT_CHALLENGE = 'Basic realm="forge"'
+
 
 class AuthenticationFailed(Exception):
-    """Credentials were presented but are not valid. `challenge` is the WWW-Authenticate value."""
+    """Credentials are missing or not valid (HTTP 401). `challenge` is the WWW-Authenticate value.
 
-    def __init__(self, message: str = "authentication required", challenge: str = 'Basic realm="forge"'):
+    Every front door (the management API, each MCP transport) answers `status` with `headers`.
+    """
+
+    status = 401
+    code = "unauthenticated"
+
+    def __init__(self, message: str = "authentication required", challenge: str = DEFAULT_CHALLENGE):
         super().__init__(message)
         self.challenge = challenge
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": self.challenge}
+
+
+class TooManyFailures(AuthenticationFailed):
+    """Too many failed attempts from one client address (HTTP 429): wait `retry_after` seconds."""
+
+    status = 429
+    code = "too_many_failures"
+
+    def __init__(self, retry_after: int, message: str = "too many failed authentication attempts"):
+        super().__init__(f"{message}; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class NotAllowed(Exception):
@@ -23,10 +50,14 @@ class NotAllowed(Exception):
 
 
 async def authenticate(gateway, credentials: Credentials) -> Principal:
-    """The principal behind `credentials`; raises `AuthenticationFailed` when nobody vouches for it."""
+    """The principal behind `credentials`; raises `AuthenticationFailed` when nobody vouches for it,
+    with the challenge `forge_auth_challenge` answers (Basic when no plugin does)."""
     principal = await first_answer(gateway.hook.forge_authenticate, gateway=gateway, credentials=credentials)
     if principal is None:
-        raise AuthenticationFailed()
+        challenge = await first_answer(
+            gateway.hook.forge_auth_challenge, gateway=gateway, credentials=credentials
+        )
+        raise AuthenticationFailed(challenge=challenge or DEFAULT_CHALLENGE)
     return principal
 
 

@@ -37,11 +37,17 @@ ANONYMOUS = Principal(name="anonymous", scopes=frozenset({"admin"}), method="ano
 
 @dataclass(frozen=True)
 class Credentials:
-    """What a request presents, whatever carried it (HTTP headers, a WebSocket query, stdio)."""
+    """What a request presents, whatever carried it (HTTP headers, a WebSocket query, stdio).
+
+    `resource` is the URL of the MCP endpoint the request reaches (RFC 9728's protected resource,
+    e.g. "https://forge.example/servers/abc/mcp"), set by the MCP transports; None for the
+    management API and the UI. Plugins use it to answer MCP clients the challenge MCP expects.
+    """
 
     headers: Mapping[str, str]
     query: Mapping[str, str] = field(default_factory=dict)
     client_address: str | None = None
+    resource: str | None = None
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,25 @@ def forge_authorize(gateway, principal, action, target):
     """
 
 
+@hookspec
+def forge_auth_challenge(gateway, credentials):
+    """Say how to authenticate: the WWW-Authenticate value of a 401 when no plugin vouched.
+
+    Asked only when every `forge_authenticate` answered None (no credentials, or none a plugin
+    recognises); a plugin refusing credentials it owns puts its challenge on the
+    `AuthenticationFailed` it raises instead.
+    Parameters: `gateway`; `credentials`, the `forge.contracts.Credentials` nobody vouched for;
+    `credentials.resource` is the MCP endpoint's URL, None on the management API and the UI.
+    Returns: a WWW-Authenticate header value (e.g. `Bearer resource_metadata="..."` for MCP
+    clients, as the MCP authorization spec asks), or None to leave it to the next plugin.
+    Call semantics: the first non-None result wins, awaited in call order.
+    May be async: yes.
+    Default plugin: none; without an answer the kernel challenges with `Basic realm="forge"`.
+    `forge_plugins.auth_basic_jwt` answers Basic for the API and, for MCP endpoints, a Bearer
+    challenge naming its OAuth protected resource metadata (RFC 9728).
+    """
+
+
 # --- Store and cache -------------------------------------------------------------------------------
 
 

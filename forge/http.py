@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from asyncio import FIRST_COMPLETED
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import orjson
 
@@ -23,6 +24,7 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 class BodyTooLarge(Exception):
@@ -35,9 +37,30 @@ def header_map(scope: dict) -> dict[str, str]:
 
 
 def credentials(scope: dict, headers: Mapping[str, str]) -> Credentials:
+    """The credentials of a request to an MCP endpoint; `resource` is the endpoint's URL."""
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
     client = scope.get("client")
-    return Credentials(headers=headers, query=query, client_address=client[0] if client else None)
+    return Credentials(
+        headers=headers,
+        query=query,
+        client_address=client[0] if client else None,
+        resource=endpoint_url(scope, headers),
+    )
+
+
+def endpoint_url(scope: dict, headers: Mapping[str, str]) -> str:
+    """The URL the client reached, as http(s) even for a WebSocket (APP_ROOT_PATH included)."""
+    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"), scope.get("scheme", "http"))
+    host = headers.get("host", "")
+    if not _HOST.fullmatch(host):  # missing, or not a host name: never echo it into a URL
+        server = scope.get("server") or ("localhost", None)
+        host = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
+    return f"{scheme}://{host}{quote(scope.get('root_path', '') + scope['path'])}"
+
+
+def encode_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """ASGI's header pairs (lower-case names, latin-1 bytes) for a {name: value} mapping."""
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
 
 
 async def read_body(receive, limit: int) -> bytes:

@@ -187,7 +187,7 @@ async def test_credentials_scopes_and_origin_are_checked_as_on_streamable_http(s
     async with httpx.AsyncClient(base_url=forge.url) as http:
         refused = await http.get("/sse")
         assert refused.status_code == 401
-        assert refused.headers["www-authenticate"].startswith("Basic")
+        assert refused.headers["www-authenticate"].startswith("Bearer resource_metadata=")  # MCP's challenge
         assert (
             await http.get("/sse", headers={**basic, "origin": "https://evil.example"})
         ).status_code == 403

@@ -72,7 +72,8 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(AuthenticationFailed)
     async def unauthenticated(error: AuthenticationFailed):
-        return error_response(401, "unauthenticated", str(error), headers={"WWW-Authenticate": error.challenge})
+        # 401 with its challenge, or 429 with Retry-After (TooManyFailures)
+        return error_response(error.status, error.code, str(error), headers=error.headers)
 
     @app.errorhandler(NotAllowed)
     async def forbidden(error: NotAllowed):

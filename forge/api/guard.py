@@ -1,8 +1,8 @@
 """Who may use the management API: authentication before each request, authorization per view.
 
 Layer: api, over `forge.auth` (which asks the plugins). Liveness and readiness probes and the
-OpenAPI document stay open so orchestrators and API tools can reach them, and so do the views a
-plugin marks `public` (the admin UI's login page).
+OpenAPI document stay open so orchestrators and API tools can reach them, and so do /.well-known/
+documents and the views a plugin marks `public` (the admin UI's login page).
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from forge.auth import authenticate, authorize
 from forge.contracts import Credentials
 
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/version", "/openapi.json", "/docs", "/redocs", "/scalar"})
+# Static files, and RFC 8615 well-known documents (OAuth protected resource metadata), which
+# exist to be read before a client has credentials.
+PUBLIC_PREFIXES = ("/static/", "/.well-known/")
 
 
 def credentials_of(headers, args, remote_addr) -> Credentials:
@@ -33,7 +36,8 @@ def public(view):
 async def authenticate_request() -> None:
     """`before_request`: put the caller's principal on `g`, or fail with 401."""
     view = current_app.view_functions.get(request.endpoint)
-    if request.path in PUBLIC_PATHS or request.path.startswith("/static/") or getattr(view, "forge_public", False):
+    path = request.path
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or getattr(view, "forge_public", False):
         g.principal = None
         return
     gateway = current_app.config["FORGE_GATEWAY"]

@@ -87,7 +87,7 @@ class StreamableHttp:
             principal = await authenticate(self.gateway, http.credentials(scope, headers))
             await authorize(self.gateway, principal, "mcp", f"server:{server_id}" if server_id else "mcp:all")
         except AuthenticationFailed as failure:
-            raise HttpError(401, INVALID_REQUEST, str(failure), [(b"www-authenticate", failure.challenge.encode())])
+            raise HttpError(failure.status, INVALID_REQUEST, str(failure), http.encode_headers(failure.headers)) from None
         except NotAllowed as failure:
             raise HttpError(403, INVALID_REQUEST, str(failure)) from None
         return principal

@@ -153,6 +153,16 @@ class Server(Timestamped, Base):
     prompts: Mapped[list[Prompt]] = relationship(secondary=server_prompts, lazy="selectin")
 
 
+class RevokedToken(Base):
+    """A bearer token refused before it expires, named by its `jti` claim (the auth plugin's list)."""
+
+    __tablename__ = "revoked_tokens"
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
+    revoked_by: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
 class ToolMetric(Base):
     """Per-tool call counters, flushed from memory in batches (never written per call)."""
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from forge.store import migrations
-from forge.store.models import Base, Gateway, Prompt, Resource, Server, Tool, ToolMetric, utcnow
+from forge.store.models import Base, Gateway, Prompt, Resource, RevokedToken, Server, Tool, ToolMetric, utcnow
 
 log = logging.getLogger("forge.store")
 
@@ -238,6 +238,28 @@ class Store:
                 metric.min_ms = min(v for v in (metric.min_ms, counters["min_ms"]) if v is not None)
                 metric.max_ms = max(v for v in (metric.max_ms, counters["max_ms"]) if v is not None)
                 metric.last_called_at = counters["last_called_at"]
+
+    # --- revoked tokens ------------------------------------------------------------------------
+
+    async def revoke_token(self, jti: str, *, revoked_by: str | None = None, reason: str | None = None) -> dict:
+        """Add `jti` to the revoked tokens; revoking it again answers the first record unchanged."""
+        try:
+            async with self.sessions() as session, session.begin():
+                row = await session.get(RevokedToken, jti)
+                if row is None:
+                    row = RevokedToken(jti=jti, revoked_at=utcnow(), revoked_by=revoked_by, reason=reason)
+                    session.add(row)
+                    await session.flush()
+                return row_to_dict(row)
+        except IntegrityError:  # revoked by someone else in between
+            async with self.sessions() as session:
+                return row_to_dict(await session.get(RevokedToken, jti))
+
+    async def revoked_tokens(self) -> list[dict]:
+        """Every revoked token, most recent first."""
+        async with self.sessions() as session:
+            query = select(RevokedToken).order_by(RevokedToken.revoked_at.desc(), RevokedToken.jti)
+            return [row_to_dict(row) for row in await session.scalars(query)]
 
     async def tool_metrics(self, tool_id: str | None = None) -> list[dict]:
         async with self.sessions() as session:

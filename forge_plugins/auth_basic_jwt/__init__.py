@@ -1,72 +1,106 @@
-"""Forge plugin: HTTP Basic and JWT bearer authentication.
+"""Forge plugin: HTTP Basic and JWT bearer authentication, revocation, throttling, secrets at rest.
 
-Implements `forge_authenticate` (Basic against BASIC_AUTH_USER/BASIC_AUTH_PASSWORD, compared in
-constant time; `Authorization: Bearer <JWT>` verified with JWT_SECRET_KEY and JWT_ALGORITHM) and
-adds `forge token` to the command line. A token's `scopes` claim (a list, or a space-separated
-string) limits it: "admin", "read", "server:<id>"; a token without one is an admin token, as
-ContextForge's are.
+- `forge_authenticate`: Basic against BASIC_AUTH_USER/BASIC_AUTH_PASSWORD (constant-time), or
+  `Authorization: Bearer <JWT>` verified with JWT_ALGORITHM only (HS256 with JWT_SECRET_KEY by
+  default; RS*/PS*/ES*/EdDSA with JWT_PUBLIC_KEY_FILE); `exp` and `iat` required, `nbf` honoured,
+  `aud`/`iss` required when JWT_AUDIENCE/JWT_ISSUER are set; a revoked `jti` is refused. A token's
+  `scopes` claim (a list or a space-separated string; OAuth's `scope` too) limits it: "admin",
+  "read", "server:<id>"; a token with none is an admin token, as ContextForge's are. Failures
+  count per client address: past AUTH_MAX_FAILURES per AUTH_FAILURE_WINDOW seconds, 429.
+- `forge_auth_challenge`: Basic on the management API and UI; on MCP endpoints a Bearer challenge
+  naming /.well-known/oauth-protected-resource (the MCP authorization spec, RFC 9728).
+- `forge_blueprints`: that metadata, `GET /auth/tokens/revoked`, `POST /auth/tokens/{jti}/revoke`.
+- `forge_secret_codec`: AES-GCM with a key derived from AUTH_ENCRYPTION_SECRET, so the upstream
+  headers of tools and gateways are stored encrypted (`codec`).
+- `forge_cli_commands`: `forge token`, `forge secrets rotate`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
+import asyncio
+import contextlib
+import logging
+from weakref import WeakKeyDictionary
 
 import click
-import jwt
 
-from forge.auth import AuthenticationFailed
-from forge.contracts import Principal
 from forge.hookspecs import hookimpl
+from forge_plugins.auth_basic_jwt.authenticator import Authenticator
+from forge_plugins.auth_basic_jwt.challenges import challenge
+from forge_plugins.auth_basic_jwt.routes import build_blueprint
+from forge_plugins.auth_basic_jwt.settings import AuthSettings, settings_of
 from forge_plugins.auth_basic_jwt.tokens import create_token, token_command
 
-BASIC_CHALLENGE = 'Basic realm="forge"'
-BEARER_CHALLENGE = 'Bearer realm="forge"'
+log = logging.getLogger("forge.auth")
+# The seed's example values: fine on a laptop, never on a network.
+EXAMPLE_SECRETS = {
+    "BASIC_AUTH_PASSWORD": "changeme",
+    "JWT_SECRET_KEY": "my-test-key",
+    "AUTH_ENCRYPTION_SECRET": "my-test-salt",
+}
+
+_authenticators: WeakKeyDictionary = WeakKeyDictionary()
+_refreshers: WeakKeyDictionary = WeakKeyDictionary()
 
 
-def _basic(gateway, encoded: str) -> Principal:
-    settings = gateway.settings
-    try:
-        user, _, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise AuthenticationFailed("malformed Basic credentials", BASIC_CHALLENGE) from None
-    user_ok = hmac.compare_digest(user.encode(), settings.basic_auth_user.encode())
-    password_ok = hmac.compare_digest(password.encode(), settings.basic_auth_password.encode())
-    if not (user_ok and password_ok):
-        raise AuthenticationFailed("wrong user name or password", BASIC_CHALLENGE)
-    return Principal(name=user, scopes=frozenset({"admin"}), method="basic")
+def authenticator_of(gateway) -> Authenticator:
+    """This gateway's authenticator (one per gateway: tests run several in one process)."""
+    found = _authenticators.get(gateway)
+    if found is None:
+        found = _authenticators[gateway] = Authenticator(gateway, settings_of(gateway))
+    return found
 
 
-def _bearer(gateway, token: str) -> Principal:
-    settings = gateway.settings
-    try:
-        claims = jwt.decode(
-            token,
-            settings.jwt_secret_key,
-            algorithms=[settings.jwt_algorithm],  # one algorithm only: no "none", no confusion
-            options={"require": ["exp"]} if settings.token_expiry else None,
-        )
-    except jwt.ExpiredSignatureError:
-        raise AuthenticationFailed("the token has expired", BEARER_CHALLENGE + ', error="invalid_token"') from None
-    except jwt.InvalidTokenError as error:
-        raise AuthenticationFailed(f"invalid token: {error}", BEARER_CHALLENGE + ', error="invalid_token"') from None
-    scopes = claims.get("scopes", ["admin"])
-    if isinstance(scopes, str):
-        scopes = scopes.split()
-    name = str(claims.get("sub") or claims.get("username") or "token")
-    return Principal(name=name, scopes=frozenset(map(str, scopes)), method="jwt", claims=claims)
+@hookimpl
+def forge_settings_sections():
+    return AuthSettings
 
 
 @hookimpl
 def forge_authenticate(gateway, credentials):
-    authorization = credentials.headers.get("authorization", "")
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "basic" and value:
-        return _basic(gateway, value.strip())
-    if scheme.lower() == "bearer" and value:
-        return _bearer(gateway, value.strip())
+    return authenticator_of(gateway).authenticate(credentials)
+
+
+@hookimpl
+def forge_auth_challenge(gateway, credentials):
+    return challenge(gateway, credentials)
+
+
+@hookimpl
+def forge_blueprints(gateway):
+    return [build_blueprint(authenticator_of(gateway))]  # a bad JWT setting stops start-up here
+
+
+@hookimpl
+def forge_startup(gateway):
+    return _start(gateway)
+
+
+async def _start(gateway) -> None:
+    authenticator = authenticator_of(gateway)
+    authenticator.verifier.load()
+    await authenticator.revoked.load(gateway.store)
+    _refreshers[gateway] = asyncio.create_task(authenticator.revoked.refresh_periodically())
+    if gateway.settings.auth_required:
+        for name, example in EXAMPLE_SECRETS.items():
+            if getattr(gateway.settings, name.lower()) == example:
+                log.warning(
+                    "%s is the example value %r: set your own before exposing this gateway", name, example
+                )
+
+
+@hookimpl
+def forge_shutdown(gateway):
+    task = _refreshers.pop(gateway, None)
+    if task is not None:
+        task.cancel()
+        return _cancelled(task)
     return None
+
+
+async def _cancelled(task: asyncio.Task) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @hookimpl

@@ -143,7 +143,7 @@ class LegacySse:
             principal = await mcp_principal(self.gateway, http.credentials(scope, headers), server_id)
         except AuthenticationFailed as failure:
             raise HttpError(
-                401, INVALID_REQUEST, str(failure), [(b"www-authenticate", failure.challenge.encode())]
+                failure.status, INVALID_REQUEST, str(failure), http.encode_headers(failure.headers)
             ) from None
         except NotAllowed as failure:
             raise HttpError(403, INVALID_REQUEST, str(failure)) from None

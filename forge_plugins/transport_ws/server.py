@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 
 from forge import http
 from forge.auth import AuthenticationFailed, NotAllowed, mcp_principal
@@ -140,7 +141,7 @@ class WebSocketTransport:
         try:
             principal = await mcp_principal(self.gateway, socket_credentials(scope, headers), server_id)
         except AuthenticationFailed as failure:
-            raise Refused(401, str(failure), [(b"www-authenticate", failure.challenge.encode())]) from None
+            raise Refused(failure.status, str(failure), http.encode_headers(failure.headers)) from None
         except NotAllowed as failure:
             raise Refused(403, str(failure)) from None
         if server_id is not None and self.gateway.catalog.scope(server_id) is None:
@@ -195,6 +196,4 @@ def socket_credentials(scope, headers: dict[str, str]) -> Credentials:
     token = offered[0] if offered else credentials.query.get("token")
     if not token:
         return credentials
-    return Credentials(
-        {**headers, "authorization": f"Bearer {token}"}, credentials.query, credentials.client_address
-    )
+    return dataclasses.replace(credentials, headers={**headers, "authorization": f"Bearer {token}"})

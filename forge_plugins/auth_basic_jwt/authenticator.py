@@ -1,0 +1,84 @@
+"""Who is calling: HTTP Basic and JWT bearer credentials, checked for one gateway.
+
+Layer: plugin, called by the plugin's `forge_authenticate` on every request (MCP hot path
+included), so it reads no database and no file: the verification key is loaded at start-up, the
+revoked tokens are a set in memory. Failures count against the caller's address (`throttle`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from forge.auth import AuthenticationFailed
+from forge.contracts import Credentials, Principal
+from forge_plugins.auth_basic_jwt.challenges import challenge
+from forge_plugins.auth_basic_jwt.jwt_verifier import JwtVerifier, TokenRejected
+from forge_plugins.auth_basic_jwt.revocation import RevocationList
+from forge_plugins.auth_basic_jwt.settings import AuthSettings
+from forge_plugins.auth_basic_jwt.throttle import FailureThrottle
+
+
+class BadPassword(Exception):
+    pass
+
+
+class Authenticator:
+    def __init__(self, gateway, auth_settings: AuthSettings):
+        self.gateway = gateway
+        self.settings = gateway.settings
+        self.verifier = JwtVerifier(gateway.settings, auth_settings)
+        self.throttle = FailureThrottle(auth_settings.auth_max_failures, auth_settings.auth_failure_window)
+        self.revoked = RevocationList(auth_settings.auth_revocation_refresh)
+
+    def authenticate(self, credentials: Credentials) -> Principal | None:
+        """The principal of Basic or Bearer credentials; None for other schemes (another plugin's)."""
+        scheme, _, value = credentials.headers.get("authorization", "").partition(" ")
+        scheme, value = scheme.lower(), value.strip()
+        if scheme not in ("basic", "bearer") or not value:
+            return None
+        self.throttle.check(credentials.client_address)
+        try:
+            return self._basic(value) if scheme == "basic" else self._bearer(value)
+        except BadPassword as failure:
+            self.throttle.failed(credentials.client_address)
+            raise AuthenticationFailed(str(failure), challenge(self.gateway, credentials)) from None
+        except TokenRejected as failure:
+            self.throttle.failed(credentials.client_address)
+            raise AuthenticationFailed(
+                str(failure), challenge(self.gateway, credentials, str(failure))
+            ) from None
+
+    def _basic(self, encoded: str) -> Principal:
+        try:
+            user, _, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise BadPassword("malformed Basic credentials") from None
+        user_ok = hmac.compare_digest(user.encode(), self.settings.basic_auth_user.encode())
+        password_ok = hmac.compare_digest(password.encode(), self.settings.basic_auth_password.encode())
+        if not (user_ok and password_ok):
+            raise BadPassword("wrong user name or password")
+        return Principal(name=user, scopes=frozenset({"admin"}), method="basic")
+
+    def _bearer(self, token: str) -> Principal:
+        claims = self.verifier.claims(token)
+        if claims.get("jti") in self.revoked:
+            raise TokenRejected("the token has been revoked")
+        name = str(claims.get("sub") or claims.get("username") or "token")
+        return Principal(name=name, scopes=scopes_of(claims), method="jwt", claims=claims)
+
+
+def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
+    """A token's `scopes` (a list, or a space-separated string) or OAuth's `scope` string; a token
+    with neither is an admin token, as ContextForge's are."""
+    scopes = claims.get("scopes", claims.get("scope"))
+    if scopes is None:
+        return frozenset({"admin"})
+    if isinstance(scopes, str):
+        scopes = scopes.split()
+    if not isinstance(scopes, list):
+        raise TokenRejected("the token's scopes claim is neither a list nor a string")
+    return frozenset(map(str, scopes))

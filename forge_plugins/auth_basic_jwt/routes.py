@@ -1,0 +1,104 @@
+"""The plugin's routes: OAuth protected resource metadata, and the revoked-token list.
+
+Layer: plugin routes, a Quart blueprint behind the kernel's guard (`forge.api.guard`).
+`/.well-known/...` is public by the guard's rule; `/auth/tokens/...` needs credentials like the
+rest of the management API: revoking needs "admin", listing needs "read".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from pydantic import BaseModel
+from quart import Blueprint, current_app, g, request
+from quart_schema import tag, validate_response
+
+from forge.api.errors import ApiError
+from forge.api.guard import require
+from forge.api.schemas import ErrorBody
+from forge.asgi import compile_path
+from forge_plugins.auth_basic_jwt.challenges import METADATA_PATH, metadata
+from forge_plugins.auth_basic_jwt.settings import settings_of
+
+JTI = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as any token's id is in practice
+
+
+class ProtectedResource(BaseModel):
+    """RFC 9728 OAuth 2.0 protected resource metadata."""
+
+    resource: str
+    authorization_servers: list[str]
+    bearer_methods_supported: list[str]
+    scopes_supported: list[str]
+    resource_name: str
+
+
+class RevokedToken(BaseModel):
+    jti: str
+    revoked_at: datetime
+    revoked_by: str | None
+    reason: str | None
+
+
+class RevokedTokens(BaseModel):
+    items: list[RevokedToken]
+    total: int
+
+
+def build_blueprint(authenticator) -> Blueprint:
+    blueprint = Blueprint("auth_basic_jwt", __name__)
+
+    @blueprint.get(METADATA_PATH)
+    @tag(["auth"])
+    @validate_response(ProtectedResource)
+    async def protected_resource():
+        """Where MCP clients learn how to authenticate: the gateway's protected resource metadata."""
+        return _metadata("")
+
+    @blueprint.get(METADATA_PATH + "/<path:resource_path>")
+    @tag(["auth"])
+    @validate_response(ProtectedResource)
+    @validate_response(ErrorBody, 404)
+    async def endpoint_protected_resource(resource_path: str):
+        """The metadata of one MCP endpoint (RFC 9728's path-inserted form: .../mcp, .../servers/{id}/mcp)."""
+        path = "/" + resource_path
+        if not any(pattern.fullmatch(path) for pattern in _endpoint_patterns()):
+            raise ApiError(404, "not_found", f"{path} is not an MCP endpoint of this gateway")
+        return _metadata(path)
+
+    @blueprint.get("/auth/tokens/revoked")
+    @tag(["auth"])
+    @validate_response(RevokedTokens)
+    async def revoked_tokens():
+        """The tokens revoked before they expire, most recent first."""
+        await require("read", "tokens")
+        items = await authenticator.revoked.listing()
+        return {"items": items, "total": len(items)}
+
+    @blueprint.post("/auth/tokens/<jti>/revoke")
+    @tag(["auth"])
+    @validate_response(RevokedToken)
+    @validate_response(ErrorBody, 422)
+    async def revoke_token(jti: str):
+        """Refuse the token with this `jti` claim from now on, on every endpoint (admin only)."""
+        await require("write", "tokens")
+        if not JTI.match(jti):
+            raise ApiError(422, "invalid_jti", "a jti is 1 to 255 printable ASCII characters")
+        return await authenticator.revoked.revoke(jti, revoked_by=g.principal.name)
+
+    return blueprint
+
+
+def _metadata(resource_path: str) -> dict:
+    gateway = current_app.config["FORGE_GATEWAY"]
+    base = f"{request.scheme}://{request.host}{request.root_path}"
+    servers = settings_of(gateway).auth_authorization_servers
+    return metadata(base, resource_path, servers, gateway.settings.app_name)
+
+
+def _endpoint_patterns() -> list[re.Pattern]:
+    gateway = current_app.config["FORGE_GATEWAY"]
+    return [
+        compile_path(route.path) for transport in gateway.transports.values() for route in transport.routes
+    ]

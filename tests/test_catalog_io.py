@@ -10,11 +10,13 @@ import copy
 import json
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from click.testing import CliRunner
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.subscriptions import ResourceUpdated
 
 from forge.cli import build_cli
 from forge.services.catalog_io import SecretBox
@@ -511,3 +513,19 @@ def test_export_and_import_are_for_administrators(start_forge, rest_upstream):
     assert json.loads(by_basic.output)["forge_export_version"] == 1
     refused = CliRunner().invoke(build_cli(), ["export", "--url", forge.url], env={"FORGE_TOKEN": reader})
     assert refused.exit_code == 1 and refused.output.startswith("forge: 'reader' may not admin catalog")
+
+
+async def test_subscribers_hear_of_a_resource_an_import_changed(forge, api, rest_upstream):
+    build_catalog(api, rest_upstream)
+    document = export(api)
+    (readme,) = [r for r in document["resources"] if r["uri"] == "docs://readme"]
+    readme["text"] = "Hello again"
+    async with (
+        Client(streamable_http_client(forge.url + "/mcp")) as client,
+        client.listen(resource_subscriptions=["docs://readme"]) as subscription,
+    ):
+        report = import_catalog(api, document)
+        assert report["updated"]["resources"] == [{"name": "docs://readme", "fields": ["text"]}]
+        with anyio.fail_after(5):
+            assert await subscription.__anext__() == ResourceUpdated(uri="docs://readme")
+        assert (await client.read_resource("docs://readme")).contents[0].text == "Hello again"

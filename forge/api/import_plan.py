@@ -66,7 +66,8 @@ def changed_fields(values: Mapping[str, Any], before: Mapping[str, Any]) -> list
 
 async def apply(gateway, changes: list[Change], principal) -> None:
     """Make every change, in order; on a failure undo those made and raise. Then rebuild the
-    in-memory catalog once and tell plugins about each change (`forge_after_entity_write`)."""
+    in-memory catalog once and react to each change as the API does (a resource's cached reads
+    are dropped; plugins hear of it through `forge_after_entity_write`)."""
     store = gateway.store
     ids = await _ids_by_key(store)
     done: list[tuple[Change, dict | None]] = []
@@ -93,7 +94,10 @@ async def apply(gateway, changes: list[Change], principal) -> None:
         raise
     if done:
         await gateway.reload_catalog()
-    for change, after in done:
+    for change, after in done:  # what the API's own writes do after each (`forge.api.crud`)
+        after_write = APIS[change.kind].after_write
+        if after_write is not None:
+            await after_write(gateway, change.before, after)
         await gateway.entity_written(change.kind, change.before, after, principal)
 
 

@@ -1,0 +1,174 @@
+"""An upstream spoken to in the stateless 2026-07-28 revision over HTTP, with httpx.
+
+Layer: plugin upstream session (the `forge.contracts.UpstreamSession` of the streamable_http
+connector), below the forwarding adapter. Every request is one POST carrying its own `_meta`, so
+one pooled httpx client serves every downstream client at once, and whatever the upstream sends
+on a POST's answer stream (progress, log messages) belongs to that request and no other. List
+changes come from a held `subscriptions/listen` stream (`watch`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+import orjson
+from mcp.shared.inbound import encode_header_value
+
+from forge.mcp.jsonrpc import INTERNAL_ERROR, McpError
+from forge_plugins.federation.wire import (
+    LIST_CHANGED,
+    MODERN,
+    NAME_PARAM,
+    UpstreamUnavailable,
+    answer_of,
+    modern_params,
+    sse_messages,
+)
+
+Notify = Callable[[dict], Awaitable[None]]
+LISTEN_FILTER = {"toolsListChanged": True, "promptsListChanged": True, "resourcesListChanged": True}
+
+
+class NotModern(Exception):
+    """The upstream does not speak 2026-07-28 (its server/discover failed or lists other versions)."""
+
+
+class HttpSession:
+    """One upstream URL, spoken to statelessly; `open()` discovers it, `close()` frees the pool."""
+
+    protocol_version = MODERN
+
+    def __init__(self, url: str, headers: Mapping[str, str], *, info: Mapping[str, Any], timeout: float):
+        self.url = url
+        self.info = dict(info)
+        self.timeout = timeout
+        self.server: dict = {}
+        self._ids = itertools.count(1)
+        self._closed = asyncio.Event()
+        self.client = httpx.AsyncClient(
+            headers=dict(headers),
+            timeout=httpx.Timeout(
+                timeout, read=None
+            ),  # answer streams may be long; calls are bounded by `timeout`
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+
+    async def open(self) -> None:
+        try:
+            self.server = await self.request("server/discover", {}, timeout=self.timeout)
+        except McpError as error:
+            raise NotModern(f"server/discover failed: {error.message}") from None
+        if MODERN not in (self.server.get("supportedVersions") or ()):
+            raise NotModern(f"the upstream speaks {self.server.get('supportedVersions')}, not {MODERN}")
+
+    async def close(self) -> None:
+        self._closed.set()
+        await self.client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        capabilities: Mapping[str, Any] | None = None,
+        log_level: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        on_notification: Notify | None = None,
+        on_request=None,  # the stateless revision has no server-to-client requests
+        timeout: float | None = None,
+    ) -> dict:
+        request_id = next(self._ids)
+        body = {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": method,
+            "params": modern_params(params, self.info, capabilities, log_level),
+        }
+        try:
+            async with asyncio.timeout(timeout):
+                async with self.client.stream(
+                    "POST",
+                    self.url,
+                    content=orjson.dumps(body),
+                    headers=self._headers(method, params, headers),
+                ) as response:
+                    return await self._answer(response, request_id, on_notification)
+        except httpx.TimeoutException:
+            raise TimeoutError from None
+        except httpx.TransportError as error:
+            raise UpstreamUnavailable(
+                f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            ) from None
+
+    def _headers(self, method: str, params: Mapping[str, Any], extra: Mapping[str, str] | None) -> dict:
+        headers = {
+            "content-type": "application/json",
+            "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": MODERN,
+            "mcp-method": method,
+        }
+        name = params.get(NAME_PARAM.get(method, ""))
+        if isinstance(name, str):
+            headers["mcp-name"] = encode_header_value(name)
+        headers.update(extra or {})
+        return headers
+
+    async def _answer(
+        self, response: httpx.Response, request_id: int, on_notification: Notify | None
+    ) -> dict:
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            async for message in sse_messages(response.aiter_lines()):
+                if "method" not in message and message.get("id") == request_id:
+                    return answer_of(message)
+                if "method" in message and "id" not in message and on_notification is not None:
+                    await on_notification(message)
+            raise UpstreamUnavailable("the upstream ended its answer stream without answering")
+        raw = await response.aread()
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            message = None
+        if isinstance(message, dict) and ("result" in message or "error" in message):
+            return answer_of(message)
+        if response.status_code >= 500:
+            raise UpstreamUnavailable(f"the upstream answered HTTP {response.status_code}")
+        raise McpError(
+            INTERNAL_ERROR, f"the upstream answered HTTP {response.status_code} without a JSON-RPC answer"
+        )
+
+    async def watch(self, on_change: Notify) -> None:
+        """Hold a `subscriptions/listen` stream and hand each change notification to `on_change`;
+        return when the upstream ends it, raise `UpstreamUnavailable` when the connection breaks.
+        An upstream that cannot be listened to is watched by the health checks alone."""
+        request_id = f"forge-listen-{next(self._ids)}"
+        params = modern_params({"notifications": LISTEN_FILTER}, self.info, {}, None)
+        body = {"jsonrpc": "2.0", "id": request_id, "method": "subscriptions/listen", "params": params}
+        try:
+            async with self.client.stream(
+                "POST",
+                self.url,
+                content=orjson.dumps(body),
+                headers=self._headers("subscriptions/listen", {}, None),
+            ) as response:
+                if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                    await response.aread()
+                    await self._closed.wait()  # refused: nothing to hold
+                    return
+                async for message in sse_messages(response.aiter_lines()):
+                    if (
+                        message.get("method") in LIST_CHANGED
+                        or message.get("method") == "notifications/resources/updated"
+                    ):
+                        await on_change(message)
+                    elif "method" not in message:
+                        break  # the upstream closed the subscription (it is going away)
+        except httpx.TransportError as error:
+            if self._closed.is_set():
+                return
+            raise UpstreamUnavailable(f"the listen stream broke: {type(error).__name__}") from None
+        if not self._closed.is_set():
+            raise UpstreamUnavailable("the upstream closed its listen stream")

@@ -1,0 +1,52 @@
+"""The federation plugin's own knobs (prefix FEDERATION_), read like the kernel's from the environment.
+
+Layer: plugin settings, contributed through `forge_settings_sections`. The kernel's settings hold
+the rest: FEDERATION_ENABLED, FEDERATION_PEERS, FEDERATION_TIMEOUT, FEDERATION_SYNC_INTERVAL and
+FEDERATION_DISCOVERY (`forge.settings.Settings`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FederationSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FEDERATION_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    health_interval: float = Field(30.0, gt=0, description="Seconds between health checks of each upstream.")
+    breaker_threshold: int = Field(
+        5, ge=1, description="Consecutive failed calls that open an upstream's circuit."
+    )
+    breaker_reset: float = Field(
+        30.0, gt=0, description="Seconds an open circuit waits before letting one call try."
+    )
+    instance_id: str = Field(
+        "",
+        description="This gateway's identity among peers (loop detection); empty: derived from host and database.",
+    )
+
+
+def settings_of(gateway) -> FederationSettings:
+    return gateway.plugin_settings.get("FederationSettings") or FederationSettings(_env_file=None)
+
+
+def instance_id(gateway) -> str:
+    """Who this Forge is to its peers: FEDERATION_INSTANCE_ID, else a digest of the host, the
+    database and the port, stable across restarts, so an entity that travelled through this
+    gateway is recognised when a peer offers it back."""
+    configured = settings_of(gateway).instance_id
+    if configured:
+        return configured
+    kernel = gateway.settings
+    database = kernel.database_url
+    if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
+        database = "sqlite:///" + os.path.abspath(database.removeprefix("sqlite:///"))
+    material = f"{socket.gethostname()}\0{database}\0{kernel.port}".encode()
+    return hashlib.sha256(material).hexdigest()[:16]

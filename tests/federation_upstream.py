@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""A small MCP server built with the official SDK, for the federation tests (tests/test_federation*.py).
+
+    python tests/federation_upstream.py http --port 8123 --name alpha   # streamable HTTP at /mcp
+    python tests/federation_upstream.py stdio --name beta
+
+Tools: `echo` (every upstream has one: names collide across upstreams), `whoami` (the server's
+name and process id), `slow` (sleeps), `grow`/`shrink` (add or remove the tool `extra` and
+announce it), `grow_quietly` (adds `quiet` without announcing it: only a sync finds it). Also a
+resource `mem://<name>/greeting` and a prompt `greet`. Both protocol eras are served.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import warnings
+
+from mcp import MCPDeprecationWarning
+from mcp.server.mcpserver import Context, MCPServer
+
+warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
+
+
+def build(name: str) -> MCPServer:
+    server = MCPServer(f"upstream-{name}", version="1.0.0", log_level="WARNING")
+
+    async def announce(ctx: Context) -> None:
+        await ctx.notify_tools_changed()  # 2026-07-28: subscriptions/listen streams
+        # Handshake era: the session's own stream (a stateless request has none to write to).
+        with contextlib.suppress(Exception):
+            await ctx.session.send_tool_list_changed()
+
+    @server.tool(structured_output=False, description="Answers its text, naming the upstream")
+    def echo(text: str) -> str:
+        return f"{name}: {text}"
+
+    @server.tool(structured_output=False, description="The upstream's name and process id")
+    def whoami() -> str:
+        return f"{name} {os.getpid()}"
+
+    @server.tool(structured_output=False, description="Sleeps, then answers")
+    async def slow(seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return f"slept {seconds}"
+
+    @server.tool(structured_output=False, description="Adds the tool 'extra' and announces it")
+    async def grow(ctx: Context) -> str:
+        if "extra" not in [tool.name for tool in await server.list_tools()]:
+            server.add_tool(
+                lambda: "extra", name="extra", description="Added at run time", structured_output=False
+            )
+        await announce(ctx)
+        return "grown"
+
+    @server.tool(structured_output=False, description="Removes the tool 'extra' and announces it")
+    async def shrink(ctx: Context) -> str:
+        if "extra" in [tool.name for tool in await server.list_tools()]:
+            server.remove_tool("extra")
+        await announce(ctx)
+        return "shrunk"
+
+    @server.tool(structured_output=False, description="Adds the tool 'quiet' without announcing it")
+    async def grow_quietly() -> str:
+        if "quiet" not in [tool.name for tool in await server.list_tools()]:
+            server.add_tool(
+                lambda: "quiet", name="quiet", description="Added silently", structured_output=False
+            )
+        return "grown quietly"
+
+    @server.resource(f"mem://{name}/greeting", name="greeting", mime_type="text/plain")
+    def greeting() -> str:
+        return f"hello from {name}"
+
+    @server.prompt(description="A greeting")
+    def greet(who: str) -> str:
+        return f"{name} greets {who}"
+
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("transport", choices=("http", "stdio"))
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--name", default="upstream")
+    args = parser.parse_args()
+    server = build(args.name)
+    if args.transport == "stdio":
+        server.run("stdio")
+        return
+    import uvicorn
+
+    app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
+    # Clients may hold streams open (Forge holds a subscriptions/listen stream): do not wait for them.
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Federation relays what happens during a call: progress, log messages, and the upstream's need for
+the client's input (sampling, elicitation, roots), in both eras. Forge fronts the conformance
+fixture server (tests/conformance/everything_server.py, built with the official SDK) with no
+prefix; the clients are the official SDK's, or raw JSON-RPC where the wire itself is the point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client, MCPError, types
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")
+EVERYTHING = Path(__file__).parent / "conformance" / "everything_server.py"
+MODERN = "2026-07-28"
+
+
+@pytest.fixture(scope="module")
+def everything():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(EVERYTHING), "http", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/mcp"
+    process.kill()
+    process.wait(10)
+
+
+@pytest.fixture
+def fronted(forge, everything):
+    """A Forge fronting the fixture server under the upstream's own names."""
+    created = httpx.post(
+        forge.url + "/gateways", json={"name": "everything", "url": everything, "prefix": ""}, timeout=60
+    )
+    assert created.status_code == 201, created.text
+    assert httpx.get(f"{forge.url}/gateways/{created.json()['id']}").json()["state"] == "healthy"
+    return forge
+
+
+def connect(forge, mode: str, **options) -> Client:
+    return Client(streamable_http_client(forge.url + "/mcp"), mode=mode, cache=None, **options)
+
+
+# --- handshake era: Forge asks the client itself -------------------------------------------------
+
+
+async def test_progress_and_log_messages_reach_a_handshake_era_client(fronted):
+    progress, logs = [], []
+
+    async def on_progress(value, total, message):
+        progress.append((value, total))
+
+    async def on_log(params):
+        logs.append((params.level, params.data))
+
+    async with connect(fronted, "legacy", logging_callback=on_log) as client:
+        await client.set_logging_level("debug")
+        result = await client.call_tool("test_tool_with_progress", {}, progress_callback=on_progress)
+        assert not result.is_error
+        assert progress == [(0, 100), (50, 100), (100, 100)]
+        await client.call_tool("test_tool_with_logging", {})
+        assert [data for _, data in logs] == [
+            "Tool execution started",
+            "Tool processing data",
+            "Tool execution completed",
+        ]
+
+
+async def test_sampling_and_elicitation_are_asked_of_a_handshake_era_client(fronted):
+    asked = []
+
+    async def sample(context, params):
+        asked.append(("sampling", params.messages[0].content.text))
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="Paris"), model="m"
+        )
+
+    async def elicit(context, params):
+        asked.append(("elicitation", params.message))
+        return types.ElicitResult(action="accept", content={"response": "yes"})
+
+    async with connect(fronted, "legacy", sampling_callback=sample, elicitation_callback=elicit) as client:
+        sampled = await client.call_tool("test_sampling", {"prompt": "Capital of France?"})
+        elicited = await client.call_tool("test_elicitation", {"message": "Agree?"})
+    assert sampled.content[0].text == "LLM response: Paris"
+    assert elicited.content[0].text == 'User response: action=accept, content={"response":"yes"}'
+    assert asked == [("sampling", "Capital of France?"), ("elicitation", "Agree?")]
+
+
+async def test_an_upstreams_input_rounds_are_asked_of_a_handshake_era_client_one_by_one(fronted):
+    """The upstream speaks 2026-07-28 to Forge and answers input_required, round after round;
+    Forge asks the handshake-era client each request on the call's stream and retries upstream."""
+    answers = iter([{"name": "Alice"}, {"color": "blue"}])
+    questions = []
+
+    async def elicit(context, params):
+        questions.append(params.message)
+        return types.ElicitResult(action="accept", content=next(answers))
+
+    async def roots(context):
+        return types.ListRootsResult(roots=[types.Root(uri="file:///work", name="work")])
+
+    async with connect(fronted, "legacy", elicitation_callback=elicit, list_roots_callback=roots) as client:
+        result = await client.call_tool("test_input_required_result_multi_round", {})
+        assert result.content[0].text == "Multi-round complete for Alice who likes blue"
+        assert questions == ["Step 1: What is your name?", "Step 2: What is your favorite color?"]
+        listed = await client.call_tool("test_input_required_result_list_roots", {})
+        assert listed.content[0].text == "Found 1 root(s)"
+
+
+# --- 2026-07-28: the client answers input_required itself ----------------------------------------
+
+
+async def test_a_2026_client_gets_progress_logs_and_input_rounds_through_forge(fronted):
+    progress, logs = [], []
+
+    async def on_progress(value, total, message):
+        progress.append(value)
+
+    async def on_log(params):
+        logs.append(params.data)
+
+    async def elicit(context, params):
+        return types.ElicitResult(action="accept", content={"name": "Alice", "context": "tests"})
+
+    async with connect(
+        fronted, "auto", log_level="debug", logging_callback=on_log, elicitation_callback=elicit
+    ) as client:
+        assert client.protocol_version == MODERN
+        await client.call_tool("test_tool_with_progress", {}, progress_callback=on_progress)
+        assert progress == [0, 50, 100]
+        await client.call_tool("test_logging_tool", {})
+        assert logs == ["Diagnostic trace logging activated"]
+        greeted = await client.call_tool("test_input_required_result_elicitation", {})
+        assert greeted.content[0].text == "Hello, Alice!"
+        prompt = await client.get_prompt("test_input_required_result_prompt", {})
+        assert prompt.messages[0].content.text == "Prompt with context: tests"
+
+
+def post(forge, method: str, params: dict, *, capabilities: dict | None = None, request_id: int = 1):
+    """One raw 2026-07-28 request, headers and `_meta` as the revision asks."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": capabilities
+        if capabilities is not None
+        else {"elicitation": {}},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+    }
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": MODERN,
+        "mcp-method": method,
+    }
+    if "name" in params:
+        headers["mcp-name"] = params["name"]
+    body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": {**params, "_meta": meta}}
+    return httpx.post(forge.url + "/mcp", json=body, headers=headers, timeout=30)
+
+
+def test_input_required_and_its_request_state_pass_through_verbatim(fronted):
+    first = post(fronted, "tools/call", {"name": "test_input_required_result_request_state", "arguments": {}})
+    result = first.json()["result"]
+    assert result["resultType"] == "input_required"
+    assert list(result["inputRequests"]) == ["confirm"]
+    state = result["requestState"]
+    answer = {"confirm": {"action": "accept", "content": {"ok": True}}}
+    retry = {"name": "test_input_required_result_request_state", "arguments": {}, "inputResponses": answer}
+    done = post(fronted, "tools/call", {**retry, "requestState": state}, request_id=2).json()["result"]
+    assert (done["resultType"], done["content"][0]["text"]) == (
+        "complete",
+        "state-ok: requestState validated",
+    )
+    tampered = post(fronted, "tools/call", {**retry, "requestState": state + "-TAMPERED"}, request_id=3)
+    assert tampered.json()["error"]["code"] == -32602
+
+
+def test_an_upstreams_missing_capability_error_reaches_the_client_with_its_http_status(fronted):
+    refused = post(
+        fronted, "tools/call", {"name": "test_missing_capability", "arguments": {}}, capabilities={}
+    )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == -32021
+    assert error["data"] == {"requiredCapabilities": {"sampling": {}}}
+    allowed = post(
+        fronted,
+        "tools/call",
+        {"name": "test_missing_capability", "arguments": {}},
+        capabilities={"sampling": {}},
+    )
+    assert allowed.json()["result"]["content"][0]["text"] == "Success"
+
+
+async def test_a_handshake_era_client_that_cannot_answer_hears_why(fronted):
+    async with connect(fronted, "legacy") as client:  # declares neither sampling nor elicitation
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("test_input_required_result_elicitation", {})
+    assert "elicitation" in refused.value.error.message

@@ -1,12 +1,11 @@
-"""Registers, through Forge's management API, every conformance fixture Forge can hold itself.
+"""Puts Forge in front of the conformance fixture server: one gateway, registered through Forge's
+management API with the prefix "" so the suite finds every fixture under its own name.
 
-Part of the conformance harness (`.ci/conformance` runs it against a fresh gateway). The fixtures
-are those of the suite's reference "everything" server, with its names and texts: the suite calls
-them by name. Prompts and resources Forge stores itself; the plain request/answer tools are REST
-tools over `rest_upstream.py`. What Forge cannot hold before federation is listed, with the
-reason, in NOT_YET.md and baselined in expected-failures-*.yaml.
+Part of the conformance harness (`.ci/conformance` runs it against a fresh gateway, with
+`everything_server.py` serving streamable HTTP). Every tool, prompt, resource and completion the
+suite calls is the upstream's, served through the federation plugin; nothing is stored by hand.
 
-    python tests/conformance/fixtures.py FORGE_URL UPSTREAM_URL
+    python tests/conformance/fixtures.py FORGE_URL UPSTREAM_MCP_URL
 """
 
 from __future__ import annotations
@@ -15,131 +14,59 @@ import sys
 
 import httpx
 
-# A 1x1 PNG, the suite's own.
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
-NO_ARGUMENTS = {"type": "object", "properties": {}}
+# What the suite calls by name in either era; all must be listed by Forge before it runs.
+EXPECTED_TOOLS = {
+    "test_simple_text", "test_image_content", "test_audio_content", "test_embedded_resource",
+    "test_multiple_content_types", "test_tool_with_logging", "test_tool_with_progress", "test_error_handling",
+    "test_sampling", "test_elicitation", "test_elicitation_sep1034_defaults", "test_elicitation_sep1330_enums",
+    "test_reconnection", "json_schema_2020_12_tool", "test_missing_capability", "test_streaming_elicitation",
+    "test_logging_tool", "test_trigger_tool_change", "test_trigger_prompt_change",
+    "test_input_required_result_elicitation", "test_input_required_result_multi_round",
+}  # fmt: skip
+EXPECTED_PROMPTS = {"test_simple_prompt", "test_prompt_with_arguments", "test_input_required_result_prompt"}
+EXPECTED_RESOURCES = {"test://static-text", "test://static-binary", "test://watched-resource"}
 
-# The suite's json-schema-2020-12 scenario checks that tools/list keeps this inputSchema verbatim.
-JSON_SCHEMA_2020_12 = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "$defs": {
-        "address": {
-            "$anchor": "addressDef",
-            "type": "object",
-            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+
+def listed(client: httpx.Client, method: str, key: str, field: str) -> set[str]:
+    answer = client.post("/rpc", json={"jsonrpc": "2.0", "id": 1, "method": method}).json()
+    return {item[field] for item in answer["result"][key]}
+
+
+def register(forge: str, upstream: str) -> dict:
+    """Register the fixture server as gateway "everything" (prefix ""); answer the gateway as Forge
+    records it once the first import is done."""
+    with httpx.Client(base_url=forge, timeout=60) as client:
+        payload = {
+            "name": "everything",
+            "url": upstream,
+            "prefix": "",
+            "description": "The conformance suite's fixtures (tests/conformance/everything_server.py)",
         }
-    },
-    "properties": {
-        "name": {"type": "string"},
-        "address": {"$ref": "#/$defs/address"},
-        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
-        "phone": {"type": "string"},
-        "email": {"type": "string"},
-    },
-    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
-    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
-    "then": {"required": ["phone"]},
-    "else": {"required": ["email"]},
-    "additionalProperties": False,
-}
-
-
-def tools(upstream: str) -> list[dict]:
-    def rest(name: str, path: str, description: str, input_schema: dict = NO_ARGUMENTS) -> dict:
-        return {"name": name, "url": f"{upstream}{path}", "method": "POST", "description": description,
-                "input_schema": input_schema}
-
-    return [
-        rest("test_simple_text", "/simple-text", "Tests simple text content response"),
-        rest("test_error_handling", "/error", "Tests error response handling"),
-        # Emits no log messages: the suite checks none arrive when a request names no logLevel.
-        rest("test_logging_tool", "/logging-evaluated", "Answers without logging anything"),
-        # Each call adds or removes a marker in Forge's catalog, so list_changed reaches listeners.
-        rest("test_trigger_tool_change", "/trigger/tools", "Changes the tool list"),
-        rest("test_trigger_prompt_change", "/trigger/prompts", "Changes the prompt list"),
-        rest("json_schema_2020_12_tool", "/json-schema-2020-12", "Tool with JSON Schema 2020-12 features",
-             JSON_SCHEMA_2020_12),
-    ]
-
-
-PROMPTS = [
-    {
-        "name": "test_simple_prompt",
-        "description": "A simple prompt without arguments",
-        "template": "This is a simple prompt for testing.",
-    },
-    {
-        "name": "test_prompt_with_arguments",
-        "description": "A prompt with required arguments",
-        "template": "Prompt with arguments: arg1='{{ arg1 }}', arg2='{{ arg2 }}'",
-        "argument_schema": {
-            "type": "object",
-            "properties": {
-                # `examples` are what completion/complete offers for an argument.
-                "arg1": {"type": "string", "description": "First test argument", "examples": ["testValue1"]},
-                "arg2": {"type": "string", "description": "Second test argument", "examples": ["testValue2"]},
-            },
-            "required": ["arg1", "arg2"],
-        },
-    },
-]
-
-RESOURCES = [
-    {
-        "uri": "test://static-text",
-        "name": "static-text",
-        "description": "A static text resource for testing",
-        "mime_type": "text/plain",
-        "content": "This is the content of the static text resource.",
-    },
-    {
-        "uri": "test://static-binary",
-        "name": "static-binary",
-        "description": "A static binary resource (image) for testing",
-        "mime_type": "image/png",
-        "blob": PNG,
-    },
-    {
-        "uri": "test://template/{id}/data",
-        "name": "template",
-        "description": "A resource template with parameter substitution",
-        "mime_type": "application/json",
-        "content": '{"id":"{{ id }}","templateTest":true,"data":"Data for ID: {{ id }}"}',
-        "completions": {"id": ["123", "456"]},
-    },
-    {
-        "uri": "test://watched-resource",
-        "name": "watched-resource",
-        "description": "A resource for testing subscriptions",
-        "mime_type": "text/plain",
-        "content": "Watched resource content",
-    },
-]
-
-
-def register(forge: str, upstream: str) -> int:
-    """Create every fixture; answer how many were created (an existing one counts, unchanged)."""
-    created = 0
-    with httpx.Client(base_url=forge, timeout=10) as client:
-        for kind, entities in (("tools", tools(upstream)), ("prompts", PROMPTS), ("resources", RESOURCES)):
-            for entity in entities:
-                response = client.post(f"/{kind}", json=entity)
-                label = entity.get("name") if kind != "resources" else entity["uri"]
-                if response.status_code == 409:
-                    print(f"  {kind[:-1]} {label}: already registered")
-                elif response.status_code != 201:
-                    failure = f"HTTP {response.status_code} {response.text}"
-                    raise SystemExit(f"could not register {kind[:-1]} {label}: {failure}")
-                created += 1
-    return created
+        response = client.post("/gateways", json=payload)
+        if response.status_code != 201:
+            raise SystemExit(f"could not register the fixture server: HTTP {response.status_code} {response.text}")
+        gateway = response.json()
+        if gateway["state"] != "healthy" or gateway["last_error"]:
+            raise SystemExit(f"Forge could not import the fixture server: {gateway['state']}: {gateway['last_error']}")
+        missing = (
+            sorted(EXPECTED_TOOLS - listed(client, "tools/list", "tools", "name"))
+            + sorted(EXPECTED_PROMPTS - listed(client, "prompts/list", "prompts", "name"))
+            + sorted(EXPECTED_RESOURCES - listed(client, "resources/list", "resources", "uri"))
+        )
+        if missing:
+            raise SystemExit(f"Forge does not list these fixtures: {', '.join(missing)}")
+        return gateway
 
 
 def main(argv: list[str]) -> None:
     if len(argv) != 3:
-        raise SystemExit("usage: fixtures.py FORGE_URL UPSTREAM_URL")
-    count = register(argv[1].rstrip("/"), argv[2].rstrip("/"))
-    print(f"registered {count} conformance fixtures")
+        raise SystemExit("usage: fixtures.py FORGE_URL UPSTREAM_MCP_URL")
+    gateway = register(argv[1].rstrip("/"), argv[2])
+    info = gateway["capabilities"].get("serverInfo") or {}
+    print(
+        f"Forge fronts {info.get('name')} {info.get('version')} at {gateway['url']} "
+        f"({gateway['capabilities'].get('protocolVersion')}, {gateway['latency_ms']} ms)"
+    )
 
 
 if __name__ == "__main__":

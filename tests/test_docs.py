@@ -20,9 +20,9 @@ from forge import hookspecs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "docs" / "gen"))
 
-import ref_api  # noqa: E402
-import ref_hooks  # noqa: E402
-import ref_settings  # noqa: E402
+import ref_api
+import ref_hooks
+import ref_settings
 
 SPECS = sorted(name for name, fn in vars(hookspecs).items() if name.startswith("forge_") and callable(fn))
 SECTIONS = ref_settings.sections()
@@ -67,12 +67,12 @@ def test_the_settings_page_lists_every_variable_with_its_default():
 def test_the_hook_page_has_every_hookspec_under_a_section_heading_of_hookspecs_py():
     page = ref_hooks.render()
     collected = {hook.name: hook for hook in ref_hooks.collect()}
-    headings = re.findall(r"^# -+ (.+?) -+$", Path(hookspecs.__file__).read_text(), re.M)
+    headings = re.findall(r"^# -+ (.+?) -+$", Path(hookspecs.__file__).read_text(), re.MULTILINE)
     for name in SPECS:
         assert f"### {name} {{#{name}}}" in page, f"{name} is missing from the hook reference"
         assert f"[`{name}`](#{name})" in page, f"{name} is missing from the hook index"
         assert collected[name].section in headings, f"{name} sits under no section heading in hookspecs.py"
-    assert [h for h in re.findall(r"^## (.+)$", page, re.M) if h != "All hooks"] == list(
+    assert [h for h in re.findall(r"^## (.+)$", page, re.MULTILINE) if h != "All hooks"] == list(
         dict.fromkeys(hook.section for hook in ref_hooks.collect())
     )
 
@@ -81,7 +81,9 @@ def test_the_hook_page_has_every_hookspec_under_a_section_heading_of_hookspecs_p
 def test_each_hook_entry_carries_every_part_of_its_manual(name):
     (hook,) = [hook for hook in ref_hooks.collect() if hook.name == name]
     assert hook.summary, f"{name}: no summary"
-    assert set(hook.parts) == set(ref_hooks.LABELS), f"{name}: lacks {set(ref_hooks.LABELS) - set(hook.parts)}"
+    assert set(hook.parts) == set(ref_hooks.LABELS), (
+        f"{name}: lacks {set(ref_hooks.LABELS) - set(hook.parts)}"
+    )
     entry = ref_hooks.render().split(f"### {name} ")[1].split("\n### ")[0]
     for label in ref_hooks.LABELS:
         assert f"- **{label}:** " in entry
@@ -92,7 +94,9 @@ def test_the_api_page_lists_every_operation_of_the_openapi_document(openapi):
     for path, item in openapi["paths"].items():
         for method in item:
             if method in ref_api.HTTP_METHODS:
-                assert f"### {method.upper()} {path}" in page, f"{method.upper()} {path} is not on the API page"
+                assert f"### {method.upper()} {path}" in page, (
+                    f"{method.upper()} {path} is not on the API page"
+                )
     assert "/tools" in openapi["paths"] and "/health" in openapi["paths"]
 
 
@@ -102,12 +106,19 @@ def test_generation_is_deterministic(openapi):
     assert ref_api.render(openapi) == ref_api.render(ref_api.openapi_document())
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="mkdocs is not installed (pip install -e '.[test]')")
+@pytest.mark.skipif(
+    importlib.util.find_spec("mkdocs") is None, reason="mkdocs is not installed (pip install -e '.[test]')"
+)
 def test_the_site_builds_strict_and_offline(tmp_path):
     site = tmp_path / "site"
     built = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert built.returncode == 0, built.stderr
     hooks_page = (site / "reference" / "hooks" / "index.html").read_text()
@@ -117,4 +128,3 @@ def test_the_site_builds_strict_and_offline(tmp_path):
     assert json.loads((site / "reference" / "openapi.json").read_text())["paths"]
     for page in site.rglob("*.html"):  # nothing the pages load comes from elsewhere
         assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', page.read_text()), page
-

@@ -76,16 +76,35 @@ def test_installed_as_a_distribution_it_plugs_in_and_passes_its_own_tests(tmp_pa
     source, target = tmp_path / "forge-guardrail", tmp_path / "site"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(source)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
     )
     assert built.returncode == 0, built.stderr
     env = {**clean_env(), "PYTHONPATH": str(target)}
-    listing = subprocess.run([sys.executable, "-m", "forge", "plugins"], env=env, capture_output=True, text=True)
+    listing = subprocess.run(
+        [sys.executable, "-m", "forge", "plugins"], env=env, check=False, capture_output=True, text=True
+    )
     assert "guardrail            forge-guardrail 0.1.0" in listing.stdout, listing.stderr
     assert "hooks: forge_after_tool_call" in listing.stdout
     tested = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(source / "tests")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr

@@ -26,10 +26,19 @@ def plugin_new(*args: str):
 def test_it_writes_a_distribution_with_an_entry_point_a_hook_a_readme_and_a_test(tmp_path):
     done = plugin_new("demo", "--dir", str(tmp_path))
     assert done.exit_code == 0, done.output
-    assert f"created {tmp_path}/forge-demo/ (distribution forge-demo, package forge_demo, plugin demo)" in done.output
+    assert (
+        f"created {tmp_path}/forge-demo/ (distribution forge-demo, package forge_demo, plugin demo)"
+        in done.output
+    )
     source = tmp_path / "forge-demo"
     files = sorted(str(path.relative_to(source)) for path in source.rglob("*") if path.is_file())
-    assert files == [".gitignore", "README.md", "forge_demo/__init__.py", "pyproject.toml", "tests/test_forge_demo.py"]
+    assert files == [
+        ".gitignore",
+        "README.md",
+        "forge_demo/__init__.py",
+        "pyproject.toml",
+        "tests/test_forge_demo.py",
+    ]
     project = tomllib.loads((source / "pyproject.toml").read_text())
     assert project["project"]["name"] == "forge-demo"
     assert project["project"]["entry-points"]["forge.plugins"] == {"demo": "forge_demo"}
@@ -73,15 +82,27 @@ def test_a_new_plugin_installs_next_to_the_kernel_and_passes_its_own_test(tmp_pa
     pip(home, "install", "--quiet", str(ROOT), "pytest")
     env = clean_env()
     created = subprocess.run(
-        [str(home / "bin" / "forge"), "plugin", "new", "demo"], cwd=tmp_path, env=env, capture_output=True, text=True
+        [str(home / "bin" / "forge"), "plugin", "new", "demo"],
+        cwd=tmp_path,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
     )
     assert created.returncode == 0, created.stderr
     pip(home, "install", "--quiet", str(tmp_path / "forge-demo"))
     tested = subprocess.run(
         [str(home / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "-q"],
-        cwd=tmp_path / "forge-demo", env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path / "forge-demo",
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "2 passed" in tested.stdout
-    listing = subprocess.run([str(home / "bin" / "forge"), "plugins"], env=env, capture_output=True, text=True)
+    listing = subprocess.run(
+        [str(home / "bin" / "forge"), "plugins"], env=env, check=False, capture_output=True, text=True
+    )
     assert "demo                 forge-demo 0.1.0" in listing.stdout

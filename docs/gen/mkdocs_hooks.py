@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the ref_* generators beside this file
 
-import ref_api  # noqa: E402
-import ref_hooks  # noqa: E402
-import ref_settings  # noqa: E402
+import ref_api
+import ref_hooks
+import ref_settings
 
 
 def generated_files() -> dict[str, str]:

@@ -100,7 +100,12 @@ def field_rows(schema: dict, document: dict) -> list[list[str]]:
     schema = resolve(schema, document)
     required = set(schema.get("required", ()))
     return [
-        [code(name), cell(schema_name(field)), "yes" if name in required else "", cell(field.get("description", ""))]
+        [
+            code(name),
+            cell(schema_name(field)),
+            "yes" if name in required else "",
+            cell(field.get("description", "")),
+        ]
         for name, field in schema.get("properties", {}).items()
     ]
 
@@ -124,8 +129,13 @@ def render_operation(path: str, method: str, operation: dict, document: dict) ->
     parameters = operation.get("parameters", [])
     if parameters:
         rows = [
-            [code(p["name"]), p["in"], cell(schema_name(p.get("schema"))), cell(_default(p.get("schema", {}))),
-             cell(p.get("description", ""))]
+            [
+                code(p["name"]),
+                p["in"],
+                cell(schema_name(p.get("schema"))),
+                cell(_default(p.get("schema", {}))),
+                cell(p.get("description", "")),
+            ]
             for p in parameters
         ]
         lines += [table(["parameter", "in", "type", "default", "description"], rows), ""]
@@ -156,24 +166,35 @@ def render(document: dict) -> str:
         "",
         "<!-- Generated from the gateway's /openapi.json by docs/gen/ref_api.py. -->",
         "",
-        f"The management API of {escape(info.get('title', 'Forge'))} {escape(info.get('version', ''))}, "
-        f"OpenAPI {escape(document.get('openapi', '3'))}. A running gateway serves this document at `/openapi.json` "
-        "and a browser view of it at `/docs`; the copy this page was made from is [openapi.json](openapi.json). "
-        "It was generated with every plugin installed where the documentation was built.",
+        (
+            f"The management API of {escape(info.get('title', 'Forge'))} {escape(info.get('version', ''))}, "
+            f"OpenAPI {escape(document.get('openapi', '3'))}. A running gateway serves this document at "
+            "`/openapi.json` and a browser view of it at `/docs`; the copy this page was made from is "
+            "[openapi.json](openapi.json). It was generated with every plugin installed where the "
+            "documentation was built."
+        ),
         "",
-        "Every operation needs credentials (HTTP Basic or a bearer token, see "
-        "[Auth tokens](../howto/auth-tokens.md)) except `/health`, `/ready`, `/version` and the document itself. "
-        "Bad input is answered with a 4xx status and a body `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+        (
+            "Every operation needs credentials (HTTP Basic or a bearer token, see "
+            "[Auth tokens](../howto/auth-tokens.md)) except `/health`, `/ready`, `/version` and the document "
+            'itself. Bad input is answered with a 4xx status and a body `{"error": {"code", "message", "details"}}`.'
+        ),
         "",
-        "MCP endpoints (`/mcp`, `/servers/{id}/mcp`, `/rpc`, `/sse`, `/ws`) are served in front of this API, "
-        "speak JSON-RPC rather than REST, and are not in this document.",
+        (
+            "MCP endpoints (`/mcp`, `/servers/{id}/mcp`, `/rpc`, `/sse`, `/ws`) are served in front of this API, "
+            "speak JSON-RPC rather than REST, and are not in this document."
+        ),
         "",
         "## Operations",
         "",
         table(
             ["method", "path", "summary"],
             [
-                [method.upper(), code(path), cell(summary(op)) if summary(op) else code(op.get("operationId", ""))]
+                [
+                    method.upper(),
+                    code(path),
+                    cell(summary(op)) if summary(op) else code(op.get("operationId", "")),
+                ]
                 for _, path, method, op in rows
             ],
         ),

@@ -87,7 +87,10 @@ def render(module=None) -> str:
         "",
         table(
             ["hook", "section", "what it does"],
-            [[f"[{code(h.name)}](#{h.name})", escape(h.section), escape(first_sentence(h.summary))] for h in hooks],
+            [
+                [f"[{code(h.name)}](#{h.name})", escape(h.section), escape(first_sentence(h.summary))]
+                for h in hooks
+            ],
         ),
         "",
     ]
@@ -105,13 +108,24 @@ def introduction(module) -> str:
 
 
 def render_hook(hook: Hook) -> list[str]:
-    lines = [f"### {hook.name} {{#{hook.name}}}", "", "```python", "@hookimpl", f"def {hook.signature}:", "    ...", "```", ""]
+    lines = [
+        f"### {hook.name} {{#{hook.name}}}",
+        "",
+        "```python",
+        "@hookimpl",
+        f"def {hook.signature}:",
+        "    ...",
+        "```",
+        "",
+    ]
     lines += [escape(hook.summary), ""]
     for label in LABELS:
         if label in hook.parts:
             lines.append(f"- **{label}:** {escape(hook.parts[label])}")
     if hook.options:
-        lines.append("- **pluggy options:** " + ", ".join(code(f"{key}=True") for key in sorted(hook.options)))
+        lines.append(
+            "- **pluggy options:** " + ", ".join(code(f"{key}=True") for key in sorted(hook.options))
+        )
     return [*lines, ""]
 
 

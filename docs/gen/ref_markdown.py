@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 
 
 def escape(text: str) -> str:

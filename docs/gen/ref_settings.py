@@ -16,11 +16,16 @@ from pydantic import AliasChoices
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
-
 from ref_markdown import cell, code, escape, table
 
-LIMITS = ((Ge, "ge", "≥"), (Gt, "gt", ">"), (Le, "le", "≤"), (Lt, "lt", "<"), (MinLen, "min_length", "length ≥"),
-          (MaxLen, "max_length", "length ≤"))
+LIMITS = (
+    (Ge, "ge", "≥"),
+    (Gt, "gt", ">"),
+    (Le, "le", "≤"),
+    (Lt, "lt", "<"),
+    (MinLen, "min_length", "length ≥"),
+    (MaxLen, "max_length", "length ≤"),
+)
 
 
 @dataclass(frozen=True)
@@ -112,12 +117,14 @@ def render_section(section: Section) -> list[str]:
     for name, field in model.model_fields.items():
         kind = type_name(field.annotation)
         bounds = limits(field)
-        rows.append([
-            "<br>".join(code(variable) for variable in variable_names(model, name, field)),
-            f"{kind} ({escape(bounds)})" if bounds else kind,
-            default_value(field),
-            cell(field.description or ""),
-        ])
+        rows.append(
+            [
+                "<br>".join(code(variable) for variable in variable_names(model, name, field)),
+                f"{kind} ({escape(bounds)})" if bounds else kind,
+                default_value(field),
+                cell(field.description or ""),
+            ]
+        )
     return [f"## {title}", "", intro, "", table(["variable", "type", "default", "description"], rows), ""]
 
 

@@ -79,14 +79,20 @@ def plugin_group():
 @plugin_group.command("new")
 @click.argument("name")
 @click.option(
-    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-    show_default=True, help="Folder to create the distribution's folder in.",
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to create the distribution's folder in.",
 )
 def new(name, directory):
     """Scaffold the plugin distribution forge-NAME: pyproject, package, README and a test."""
     names = PluginNames.parse(name)
     if names.name in taken_names():
-        raise click.ClickException(f"a plugin named {names.name!r} is already installed or built in; pick another")
+        raise click.ClickException(
+            f"a plugin named {names.name!r} is already installed or built in; pick another"
+        )
     target = directory / names.dist
     render(names, target)
     shown = target.as_posix() if target.is_absolute() else f"./{target.as_posix()}"  # pip needs the ./

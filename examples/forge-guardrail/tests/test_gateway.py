@@ -53,7 +53,9 @@ async def running(app):
     """Start `app` through the ASGI lifespan protocol, and stop it on the way out."""
     inbox: asyncio.Queue = asyncio.Queue()
     outbox: asyncio.Queue = asyncio.Queue()
-    lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put))
+    lifespan = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put)
+    )
     await inbox.put({"type": "lifespan.startup"})
     started = await outbox.get()
     assert started["type"] == "lifespan.startup.complete", started.get("message")
@@ -72,7 +74,9 @@ def test_forge_loads_the_guardrail_through_its_entry_point():
 
 
 def test_a_tool_result_reaches_the_client_redacted(tmp_path, customer_api):
-    settings = Settings(_env_file=None, auth_required=False, database_url=f"sqlite:///{tmp_path / 'forge.db'}")
+    settings = Settings(
+        _env_file=None, auth_required=False, database_url=f"sqlite:///{tmp_path / 'forge.db'}"
+    )
 
     async def scenario():
         async with running(create_app(settings)) as client, client:

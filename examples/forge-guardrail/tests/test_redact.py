@@ -1,14 +1,18 @@
 """What the guardrail masks, and what it leaves alone."""
 
 import pytest
-
 from forge_guardrail.redact import luhn_valid, redact_result, redact_text
 
 
 @pytest.mark.parametrize(
     ("number", "valid"),
-    [("4111111111111111", True), ("5555555555554444", True), ("378282246310005", True),
-     ("4111111111111112", False), ("1234567890123", False)],
+    [
+        ("4111111111111111", True),
+        ("5555555555554444", True),
+        ("378282246310005", True),
+        ("4111111111111112", False),
+        ("1234567890123", False),
+    ],
 )
 def test_the_luhn_check(number, valid):
     assert luhn_valid(number) is valid
@@ -54,4 +58,6 @@ def test_a_result_is_redacted_in_text_resources_and_structured_content():
 
 
 def test_a_clean_result_is_kept_as_it_is():
-    assert redact_result({"content": [{"type": "text", "text": "nothing personal"}], "isError": False}) is None
+    assert (
+        redact_result({"content": [{"type": "text", "text": "nothing personal"}], "isError": False}) is None
+    )

@@ -147,6 +147,15 @@ def unsealed(document: dict) -> dict:
     return document
 
 
+def stored_headers(api) -> dict[str, dict[str, dict]]:
+    """Header values as stored, by kind and name: the API shows names only, a sealed export all."""
+    document = unsealed(export(api, **{"X-Forge-Passphrase": PASSPHRASE}))
+    return {
+        kind: {entity["name"]: entity["headers"] for entity in document[kind]}
+        for kind in ("tools", "gateways")
+    }
+
+
 def import_catalog(api, document: dict, **options) -> dict:
     answer = api.post("/import", json={"document": document, **options})
     assert answer.status_code == 200, answer.text
@@ -217,8 +226,7 @@ def test_importing_twice_changes_nothing_the_second_time(api, rest_upstream):
         assert report["unchanged"]["servers"] == ["empty", "shop"]
         assert report["warnings"] == []
     assert {t["name"]: t["updated_at"] for t in api.get("/tools").json()["items"]} == stamps
-    (item,) = [t for t in api.get("/tools").json()["items"] if t["name"] == "get_item"]
-    assert item["headers"] == {"X-Api-Key": "k-1"}
+    assert stored_headers(api)["tools"]["get_item"] == {"X-Api-Key": "k-1"}
 
 
 def test_secrets_left_out_of_an_export_are_named_when_it_is_imported_elsewhere(api, rest_upstream):
@@ -257,7 +265,7 @@ def test_on_conflict_skips_updates_or_renames(api, rest_upstream):
     assert updated["updated"]["tools"] == [{"name": "get_item", "fields": ["description"]}]
     tools = {t["name"]: t for t in api.get("/tools").json()["items"]}
     assert tools["get_item"]["description"] == "Fetch one item, fast"
-    assert tools["get_item"]["headers"] == {"X-Api-Key": "k-1"}  # left out of the document: kept
+    assert stored_headers(api)["tools"]["get_item"] == {"X-Api-Key": "k-1"}  # left out of the document: kept
 
 
 def test_a_dry_run_answers_the_plan_and_changes_nothing(api, rest_upstream):
@@ -291,14 +299,15 @@ async def test_a_contextforge_export_becomes_working_tools_servers_and_gateways(
         "servers[0]: unknown tool '9f1c2e7ab04d4c1f8d2e5b6a7c8d9e0f' left out of the server",
     ]
     tools = {t["name"]: t for t in api.get("/tools").json()["items"]}
-    assert tools["translate_text"]["headers"] == {"Authorization": "Basic dHJhbnNsYXRvcjpzM2NyZXQ="}
+    headers = stored_headers(api)
+    assert headers["tools"]["translate_text"] == {"Authorization": "Basic dHJhbnNsYXRvcjpzM2NyZXQ="}
     assert (
         tools["translate_text"]["enabled"] is False
         and tools["translate_text"]["original_name"] == "translate text"
     )
     gateways = {g["name"]: g for g in api.get("/gateways").json()["items"]}
     assert gateways["time-server"]["transport"] == "sse"
-    assert gateways["time-server"]["headers"] == {"Authorization": "Bearer gw-secret"}
+    assert headers["gateways"]["time-server"] == {"Authorization": "Bearer gw-secret"}
     assert gateways["docs-search"]["transport"] == "streamable_http"
     (prompt,) = [p for p in api.get("/prompts").json()["items"] if p["name"] == "incident-summary"]
     assert prompt["argument_schema"]["required"] == ["incident_id"]

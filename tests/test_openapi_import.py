@@ -199,7 +199,8 @@ async def test_openapi_3_1_credentials_headers_and_query_parameters_reach_the_ap
     ]
     tools = tools_by_name(api)
     # The spec's security scheme is an API key in the header "api_key"; public operations get none.
-    assert tools["getPetById"]["headers"] == {"api_key": "k-123"}
+    # (the API shows header names only; the calls below show the values sent)
+    assert set(tools["getPetById"]["headers"]) == {"api_key"}
     assert tools["getInventory"]["headers"] == {}
     pet = tools["addPet"]["input_schema"]["properties"]
     assert pet["nickname"] == {"type": ["string", "null"]}
@@ -276,7 +277,7 @@ async def test_a_github_shaped_api_imports_with_a_prefix_filters_and_a_bearer_to
     assert all(TOOL_NAME.match(name) and name.startswith("gh.") for name in tools)
     assert not any(name.startswith("gh.gists/") for name in tools)
     assert tools["gh.meta/root"]["headers"] == {}  # security: [] — a public operation
-    assert tools["gh.repos/get"]["headers"] == {"Authorization": "Bearer ghp_secret"}
+    assert set(tools["gh.repos/get"]["headers"]) == {"Authorization"}
     assert tools["gh.activity/list-notifications-for-authenticated-user"]["description"].startswith(
         "(Deprecated)"
     )
@@ -422,7 +423,7 @@ def test_the_cli_imports_a_spec_file_and_shows_the_plan(forge, api, petstore):
     done = CliRunner().invoke(build_cli(), [*command, "-H", "X-Api-Key: k1", "--json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.output)["created"] == ["listPets", "createPets", "showPetById"]
-    assert tools_by_name(api)["listPets"]["headers"] == {"X-Api-Key": "k1"}
+    assert set(tools_by_name(api)["listPets"]["headers"]) == {"X-Api-Key"}
 
     bad = CliRunner().invoke(
         build_cli(),

@@ -193,8 +193,8 @@ def _plan_openapi(snapshot, converted, data: OpenApiImport) -> tuple[list[Change
         update = {field: values[field] for field in fields} | {"original_name": original_name}
         changes.append(Change("tools", "update", name, update, before, fields))
         report["updated"].append({"name": name, "fields": fields})
-    held = {member for server in snapshot.get("servers", []) for member in server.get("tool_ids") or ()}
-    holders = {s["name"]: set(s.get("tool_ids") or ()) for s in snapshot.get("servers", [])}
+    holders = {server["name"]: set(server.get("tool_ids") or ()) for server in snapshot.get("servers", [])}
+    held = set().union(*holders.values())
     for tool in sorted(tools.values(), key=lambda t: t["name"]):
         if not _gone_from(tool, converted, data.prefix):
             continue

@@ -46,7 +46,7 @@ def test_a_tool_call_shows_its_counter_and_latency_sample(api, rest_upstream):
     assert sample(text, "forge_mcp_request_duration_seconds_sum", **call) > 0
     assert sample(text, "forge_mcp_request_duration_seconds_bucket", **call, le="+Inf") == 1
     upstream = {"integration_type": "REST", "tool": "echo", "outcome": "ok"}
-    assert sample(text, "forge_upstream_call_duration_seconds_count", **upstream) == 1
+    assert sample(text, "forge_upstream_request_duration_seconds_count", **upstream) == 1
 
 
 def test_outcomes_are_told_apart_and_clients_cannot_invent_label_values(api, rest_upstream):
@@ -60,7 +60,7 @@ def test_outcomes_are_told_apart_and_clients_cannot_invent_label_values(api, res
         sample(text, "forge_mcp_requests_total", method="tools/call", tool="broken", outcome="tool_error")
         == 1
     )
-    assert sample(text, "forge_upstream_call_duration_seconds_count", tool="broken", outcome="error") == 1
+    assert sample(text, "forge_upstream_request_duration_seconds_count", tool="broken", outcome="error") == 1
     # Unknown tools and methods share one label value each, however many names clients try.
     assert sample(text, "forge_mcp_requests_total", method="tools/call", tool="", outcome="error") == 2
     assert sample(text, "forge_mcp_requests_total", method="other", tool="", outcome="error") == 1

@@ -48,7 +48,7 @@ def call(client: httpx.Client, tool: str, arguments: dict, *, meta: dict | None 
 def spans(forge):
     """The spans `forge` finishes, kept in memory."""
     exporter = InMemorySpanExporter()
-    observer_of(forge.gateway).tracing.provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observer_of(forge.gateway).tracing.add_span_processor(SimpleSpanProcessor(exporter))
     return exporter
 
 
@@ -83,7 +83,7 @@ def test_a_tool_call_is_a_request_span_with_the_upstream_call_as_its_child(
     assert call(api, "echo", {"text": "hi"}, **{"x-request-id": "req-42"})["isError"] is False
     upstream, request = spans.get_finished_spans()
     assert (request.name, request.kind) == ("tools/call echo", SpanKind.SERVER)
-    assert (upstream.name, upstream.kind) == ("REST echo", SpanKind.CLIENT)
+    assert (upstream.name, upstream.kind) == ("POST", SpanKind.CLIENT)
     assert upstream.parent.span_id == request.context.span_id
     assert upstream.context.trace_id == request.context.trace_id
     assert request.parent is None  # the client sent no trace context: a new trace
@@ -118,6 +118,21 @@ def test_a_client_traceparent_is_continued_up_to_the_rest_upstream(api, echo_too
     assert (
         seen == f"00-{CLIENT_TRACE}-{upstream_span_.context.span_id:016x}-01"
     )  # the upstream's parent: our CLIENT span
+
+
+def test_unrecorded_forge_passes_trace_context_through_and_still_logs_a_trace_id(
+    api, echo_tool, access_lines
+):
+    """With no exporter (nothing records spans), a client's traceparent reaches the upstream as it
+    was sent, and a call without one gets a fresh trace id shared by its log line and upstream."""
+    continued = call(api, "echo", {}, traceparent=TRACEPARENT)
+    assert json.loads(continued["content"][0]["text"])["headers"]["traceparent"] == TRACEPARENT
+    fresh = call(api, "echo", {})
+    sent = json.loads(fresh["content"][0]["text"])["headers"]["traceparent"]
+    first, second = access_lines()
+    assert first["trace_id"] == CLIENT_TRACE
+    assert sent.split("-")[1] == second["trace_id"] != CLIENT_TRACE
+    assert sent.endswith("-00")  # unsampled: Forge does not ask the upstream to record what it does not
 
 
 def test_a_failing_upstream_fails_its_span(api, rest_upstream, spans, access_lines):

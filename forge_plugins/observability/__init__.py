@@ -3,20 +3,21 @@ every MCP request, on every transport.
 
 - `/metrics` (OBSERVABILITY_METRICS): `forge_mcp_requests_total` and
   `forge_mcp_request_duration_seconds` by method, tool, transport and outcome (ok, error,
-  tool_error, cancelled), `forge_upstream_call_duration_seconds`, `forge_mcp_sessions_open`,
+  tool_error, cancelled), `forge_upstream_request_duration_seconds`, `forge_mcp_sessions_open`,
   `forge_cache_reads_total`. Set PROMETHEUS_MULTIPROC_DIR for several workers.
-- Traces (OBSERVABILITY_TRACING): a SERVER span per MCP request, continuing the client's
-  `traceparent` (`params._meta` or the HTTP header), and a CLIENT span per upstream call, whose
-  `traceparent` the REST adapter sends upstream. Exported over OTLP/HTTP only when
-  OTEL_EXPORTER_OTLP_ENDPOINT is set; never sent anywhere otherwise.
+- Traces (OBSERVABILITY_TRACING): the client's W3C trace context (`params._meta.traceparent`
+  or the `traceparent` header) is continued and sent on to HTTP upstreams. Spans are recorded
+  only when OTEL_EXPORTER_OTLP_ENDPOINT is set, and then exported over OTLP/HTTP: a SERVER span
+  per MCP request, a CLIENT span per upstream HTTP call. Nothing is sent anywhere otherwise.
 - Access log (OBSERVABILITY_ACCESS_LOG): one INFO line per request on logger `forge.access`, with
   request id, trace id, principal, method, tool, latency and outcome (as JSON fields with
   LOG_FORMAT=json); arguments only with OBSERVABILITY_LOG_ARGUMENTS=true.
 
-Hooks: `forge_mcp_middleware` (the observer), `forge_before_tool_call`/`forge_after_tool_call`
-(the upstream span, innermost: after any guardrail, right around the adapter), `forge_blueprints`
-(/metrics), `forge_startup`/`forge_shutdown`, `forge_settings_sections`.
-Code calling an upstream itself uses `upstream_span(gateway, name, **attributes)`.
+Hooks: `forge_mcp_middleware` (the observer), `forge_blueprints` (/metrics),
+`forge_startup`/`forge_shutdown`, `forge_settings_sections`. Upstream calls are seen through
+httpx's event hooks on the REST adapter's client, so tool calls cost no extra hook. Code calling an
+upstream itself (federation) passes its httpx client to `instrument_http_client`, or wraps a call
+in `upstream_span`; the MCP SDK's client sends the current trace context in `_meta` on its own.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ import contextlib
 import weakref
 from collections.abc import Iterator
 
+import httpx
 from opentelemetry.trace import Span
 
 from forge.hookspecs import hookimpl
 from forge_plugins.observability.blueprint import metrics_blueprint
 from forge_plugins.observability.observer import Observer
 from forge_plugins.observability.settings import ObservabilitySettings
-from forge_plugins.observability.tracing import inject_trace_context, instrument_http_client
+from forge_plugins.observability.tracing import inject_trace_context
 
 __all__ = ["inject_trace_context", "instrument_http_client", "observer_of", "upstream_span"]
 
@@ -54,8 +56,9 @@ def _observer(gateway) -> Observer:
 def upstream_span(gateway, name: str, **attributes) -> Iterator[Span | None]:
     """A CLIENT span around one call to an upstream, current while the block runs, so an httpx
     client passed to `instrument_http_client`, or the MCP SDK's client, carries its `traceparent`.
-    Yields None and does nothing when tracing is off for `gateway` (this plugin not loaded, or
-    OBSERVABILITY_TRACING=false). An exception marks the span failed and propagates.
+    Yields None and does nothing when no span is recorded for `gateway` (this plugin not loaded,
+    OBSERVABILITY_TRACING=false, or no exporter configured: the request's trace context is current
+    anyway). An exception marks the span failed and propagates.
 
         with upstream_span(gateway, "prompts/get greet", **{"server.address": host}):
             result = await session.get_prompt(...)
@@ -66,6 +69,15 @@ def upstream_span(gateway, name: str, **attributes) -> Iterator[Span | None]:
         return
     with observer.upstream_span(name, attributes) as span:
         yield span
+
+
+def instrument_http_client(gateway, client: httpx.AsyncClient, integration_type: str = "MCP") -> None:
+    """Observe the calls `client` makes to upstreams for `gateway`: each carries the current trace
+    context (`traceparent`), is timed in `forge_upstream_request_duration_seconds`, and gets a
+    CLIENT span when spans are recorded. Does nothing when this plugin is not loaded there."""
+    observer = _observers.get(gateway)
+    if observer is not None and observer.active:
+        observer.upstreams.instrument(client, integration_type)
 
 
 @hookimpl
@@ -95,17 +107,3 @@ def forge_startup(gateway):
 @hookimpl
 def forge_shutdown(gateway):
     return _observer(gateway).stop()
-
-
-@hookimpl(trylast=True)
-def forge_before_tool_call(gateway, call):
-    observer = _observers.get(gateway)
-    if observer is not None and observer.active:
-        observer.upstream_started(call)
-
-
-@hookimpl(tryfirst=True)
-def forge_after_tool_call(gateway, call, result):
-    observer = _observers.get(gateway)
-    if observer is not None and observer.active:
-        observer.upstream_finished(result)

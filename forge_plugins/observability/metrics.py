@@ -50,8 +50,8 @@ class Metrics:
             registry=self.registry,
         )
         self.upstream = Histogram(
-            "forge_upstream_call_duration_seconds",
-            "Time a tool adapter took to call its upstream.",
+            "forge_upstream_request_duration_seconds",
+            "Time an upstream took to answer an HTTP request made for an MCP request (a tool call).",
             ("integration_type", "tool", "outcome"),
             buckets=LATENCY_BUCKETS,
             registry=self.registry,

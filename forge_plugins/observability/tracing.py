@@ -1,32 +1,32 @@
 """OpenTelemetry tracing of one gateway: its tracer provider, and W3C trace context in and out.
 
-Layer: plugin (observability). `observer` opens a span per MCP request (continuing the client's
-`traceparent`) and one per upstream call; `instrument_http_client` makes an httpx client send the
-current span's `traceparent` with every request (the REST adapter's client is instrumented at
-start-up). Each gateway has its own tracer provider, never the process-global one, so gateways
+Layer: plugin (observability). `observer` makes a span current per MCP request (continuing the
+client's `traceparent`), `upstream` one per HTTP call to an upstream, whose `traceparent` it sends.
+Each gateway has its own tracer provider, never the process-global one, so gateways
 side by side in one process (tests) keep their spans apart. The OpenTelemetry context itself is
 process-wide, so the MCP SDK's client (federation) sends Forge's current span as
 `_meta.traceparent` on its own.
 
 Nothing leaves the process unless OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
-is set: then spans are exported over OTLP/HTTP in batches, from a thread of the SDK.
+is set: then spans are recorded and exported over OTLP/HTTP in batches, from a thread of the SDK
+(OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG choose how many).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 log = logging.getLogger("forge.observability")
@@ -42,26 +42,46 @@ def otlp_endpoint_configured(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 class Tracing:
-    """A gateway's tracer. `provider` is public so tests (or a plugin) can add span processors."""
+    """A gateway's tracer. Spans are recorded only once something takes them: the OTLP exporter
+    when an endpoint is configured, or a processor given to `add_span_processor` (tests use an
+    in-memory one). Until then Forge only carries trace context, which costs next to nothing: a
+    client's context goes on to the upstream untouched, as if Forge were not there, and a request
+    that brings none gets a fresh (unsampled) trace id, so its log line and its upstream call still
+    share one."""
 
     def __init__(self, service_name: str, version: str):
         name = os.environ.get("OTEL_SERVICE_NAME") or service_name
         self.provider = TracerProvider(
             resource=Resource.create({"service.name": name, "service.version": version})
         )
+        self.tracer = self.provider.get_tracer("forge", version)
+        self.recording = False
         if otlp_endpoint_configured():
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             # The exporter reads the endpoint, headers, certificates and timeout from OTEL_* itself.
-            self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            self.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
             log.info("OpenTelemetry: exporting spans over OTLP/HTTP")
-        self.tracer = self.provider.get_tracer("forge", version)
+
+    def add_span_processor(self, processor: SpanProcessor) -> None:
+        self.provider.add_span_processor(processor)
+        self.recording = True
 
     def start(
         self, name: str, kind: SpanKind, attributes: dict, parent: Context | None = None
     ) -> tuple[Span, object]:
-        """Start a span and make it current; answers it and the token `finish` needs."""
+        """Start a recorded span and make it current; answers it and the token `finish` needs."""
         span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
+        return span, otel_context.attach(trace.set_span_in_context(span, parent))
+
+    @staticmethod
+    def carry(parent: Context | None) -> tuple[Span, object]:
+        """Without recording: make the client's span current (`parent`), or a fresh unsampled one."""
+        if parent is not None:
+            span = trace.get_current_span(parent)
+        else:
+            trace_id = random.getrandbits(128) or 1
+            span = NonRecordingSpan(SpanContext(trace_id, random.getrandbits(64) or 1, is_remote=False))
         return span, otel_context.attach(trace.set_span_in_context(span, parent))
 
     @staticmethod
@@ -91,26 +111,6 @@ def client_context(params: Any, headers: Mapping[str, str] | None) -> Context | 
     return None
 
 
-def inject_trace_context(carrier: dict | httpx.Headers) -> None:
+def inject_trace_context(carrier: dict) -> None:
     """Add the current span's `traceparent` (and `tracestate`) to outgoing headers or a `_meta`."""
     W3C.inject(carrier)
-
-
-def instrument_http_client(client: httpx.AsyncClient) -> None:
-    """Make `client` send the current trace context with every request (httpx event hooks), and
-    note each answer's status on the current span."""
-    hooks = client.event_hooks
-    client.event_hooks = {
-        "request": [*hooks.get("request", []), _send_trace_context],
-        "response": [*hooks.get("response", []), _note_status],
-    }
-
-
-async def _send_trace_context(request: httpx.Request) -> None:
-    W3C.inject(request.headers)
-
-
-async def _note_status(response: httpx.Response) -> None:
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.set_attribute("http.response.status_code", response.status_code)

@@ -10,6 +10,11 @@ POST, and array bodies).
 The answer becomes MCP content: its text, plus `structuredContent` when the tool declares an
 output schema and the answer is JSON. 4xx/5xx answers, timeouts and connection failures are
 `isError` results.
+
+The HTTP client is aiohttp's, one pooled keep-alive session per gateway: measured on the bench's
+echo upstream it spends about a third of the CPU per call of httpx with aiohttp's transport
+(httpx-aiohttp), and a seventh to a twentieth of plain httpx, whose connection pool scans every
+connection on every request (README, "The REST adapter's HTTP client").
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from forge.hookspecs import hookimpl
@@ -28,22 +33,24 @@ BODYLESS_METHODS = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
 PLACES = frozenset({"query", "header", "body"})
 NO_BODY = object()
 ERROR_BODY_CHARS = 2000  # how much of a failed answer the client sees
+MAX_CONNECTIONS = 256  # open connections to all upstreams together; more calls wait for one
+KEEPALIVE_SECONDS = 15.0  # an idle upstream connection is closed after this
 
 
 class RestAdapter:
     def __init__(self, timeout: float):
         self.timeout = timeout
-        self.client: httpx.AsyncClient | None = None
+        self.client: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS)
+        self.client = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout), raise_for_status=False
         )
 
     async def aclose(self) -> None:
         if self.client is not None:
-            await self.client.aclose()
+            await self.client.close()
 
     async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any], invocation=None) -> dict:
         method = (tool.get("method") or "POST").upper()
@@ -70,31 +77,43 @@ class RestAdapter:
         if params:
             request["params"] = params
         if body is not NO_BODY:
-            request["content"] = orjson.dumps(body)
-            request["headers"].setdefault("content-type", "application/json")
+            request["data"] = orjson.dumps(body)
+            if not any(name.lower() == "content-type" for name in request["headers"]):
+                request["headers"]["content-type"] = "application/json"
         timeout = tool.get("timeout") or self.timeout
+        if timeout != self.timeout:
+            request["timeout"] = aiohttp.ClientTimeout(total=timeout)
         try:
-            response = await self.client.request(method, template.expand(arguments), timeout=timeout, **request)
-        except httpx.TimeoutException:
+            async with self.client.request(method, template.expand(arguments), **request) as response:
+                content = await response.read()
+        except TimeoutError:
             return error_result(f"Tool {tool['name']!r}: the upstream did not answer within {timeout:g}s")
-        except httpx.HTTPError as failure:
+        except (aiohttp.ClientError, ValueError) as failure:  # ValueError: a URL or header aiohttp refuses
             return error_result(f"Tool {tool['name']!r}: the upstream request failed: {failure!r}")
-        return self._result(tool, response)
+        return self._result(tool, response, content)
 
-    def _result(self, tool: Mapping[str, Any], response: httpx.Response) -> dict:
-        text = response.text
-        if response.is_error:
+    def _result(self, tool: Mapping[str, Any], response: aiohttp.ClientResponse, content: bytes) -> dict:
+        text = _decode(content, response.charset)
+        if response.status >= 400:
             return error_result(
-                f"Tool {tool['name']!r}: the upstream answered HTTP {response.status_code} "
-                f"{response.reason_phrase}: {text[:ERROR_BODY_CHARS]}"
+                f"Tool {tool['name']!r}: the upstream answered HTTP {response.status} "
+                f"{response.reason or ''}: {text[:ERROR_BODY_CHARS]}"
             )
         result: dict[str, Any] = {"content": [{"type": "text", "text": text}], "isError": False}
         if tool.get("output_schema") and "json" in response.headers.get("content-type", ""):
             try:
-                result["structuredContent"] = orjson.loads(response.content)
+                result["structuredContent"] = orjson.loads(content)
             except orjson.JSONDecodeError:
                 return error_result(f"Tool {tool['name']!r}: the upstream's JSON answer could not be parsed")
         return result
+
+
+def _decode(content: bytes, charset: str | None) -> str:
+    """The answer as text: in its declared charset, else UTF-8; undecodable bytes replaced."""
+    try:
+        return content.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return content.decode("utf-8", errors="replace")
 
 
 def _text(value: Any) -> str:

@@ -190,3 +190,21 @@ class UpstreamSession(Protocol):
 
 class InvocationRejected(Exception):
     """Raised by a `forge_before_*` hook to refuse an invocation; the message reaches the client."""
+
+
+class SecretCodec(Protocol):
+    """Seals the secrets the store keeps (the upstream headers of tools and gateways), one value
+    at a time: `encrypt` answers the text to store, `decrypt` the plaintext of what `encrypt` made.
+
+    `decrypt` answers a value it did not make unchanged (one stored before the codec was
+    installed), and raises `SecretUnreadable` for one it made with another key. Both run inside
+    store reads and writes, so they are synchronous and do no I/O.
+    """
+
+    def encrypt(self, plaintext: str) -> str: ...
+
+    def decrypt(self, stored: str) -> str: ...
+
+
+class SecretUnreadable(Exception):
+    """A stored secret cannot be decrypted (the key changed); the message says what to do."""

@@ -18,6 +18,7 @@ from forge.contracts import AdminPanel, Transport
 from forge.mcp.engine import McpEngine
 from forge.plugins import PluginError, all_answers, first_answer, flatten, resolve
 from forge.registry import answers_by_plugin, unique_registry
+from forge.secrets import PLAINTEXT
 from forge.services.metrics import ToolMetrics
 from forge.settings import Settings, SettingsError, load_settings
 
@@ -34,6 +35,7 @@ class Gateway:
         self.plugin_settings: dict[str, Any] = {}
         self.store = None
         self.cache = None
+        self.secret_codec = PLAINTEXT
         self.catalog = Catalog()
         self.metrics = ToolMetrics()
         self.engine = McpEngine(self)
@@ -57,6 +59,8 @@ class Gateway:
                 self.plugin_settings[section.__name__] = load_settings(section)
             except SettingsError as error:
                 raise SettingsError(f"{section.__name__}: {error}") from None
+        answers = answers_by_plugin(self.pm, "forge_secret_codec", gateway=self)
+        self.secret_codec = answers[0][1] if answers else PLAINTEXT  # read by the store plugin
         self.store = self._one("forge_store", "an entity store (forge_store)")
         self.cache = self._one("forge_cache", "a cache (forge_cache)")
         self.adapters = unique_registry(

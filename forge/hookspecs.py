@@ -210,6 +210,24 @@ def forge_store(gateway):
 
 
 @hookspec
+def forge_secret_codec(gateway):
+    """Provide the codec that encrypts stored secrets before they reach the database.
+
+    The store passes every secret value (the header values of tools and gateways, see
+    `forge.secrets.SECRET_FIELDS`) through `codec.encrypt` when writing and `codec.decrypt` when
+    reading, so the database holds ciphertext while the catalog, the adapters and plugins see
+    plaintext in memory; the management API shows the values masked.
+    Parameters: `gateway`, with `gateway.settings` and `gateway.plugin_settings` read (derive the
+    key lazily: this is called while the app is built).
+    Returns: a `forge.contracts.SecretCodec`, or None to leave it to another plugin.
+    Call semantics: the first non-None result wins.
+    May be async: no (the codec's methods are synchronous too).
+    Default plugin: none; without an answer values are stored as given (`forge.secrets.PLAINTEXT`).
+    `forge_plugins.auth_basic_jwt` answers AES-GCM keyed from AUTH_ENCRYPTION_SECRET.
+    """
+
+
+@hookspec
 def forge_cache(gateway):
     """Provide the cache used for resource reads and other short-lived values.
 

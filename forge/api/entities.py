@@ -14,6 +14,7 @@ from quart import current_app
 from forge.api import schemas
 from forge.api.crud import EntityApi
 from forge.api.errors import ApiError, invalid_field
+from forge.secrets import keep_masked
 from forge.services.uri_templates import UriTemplate
 
 # The URL schemes an upstream may have, by transport; stdio's "url" is a command line.
@@ -41,6 +42,7 @@ def tool_values(data, before: dict) -> dict:
     for key in ("headers", "annotations", "input_schema"):
         if key in values and values[key] is None:
             values[key] = {}
+    _keep_masked_headers(values, before)
     if not before:
         values.setdefault("input_schema", {"type": "object", "properties": {}})
     return values
@@ -80,6 +82,7 @@ def gateway_values(data, before: dict) -> dict:
     values = _given(data)
     if values.get("headers") is None:
         values.pop("headers", None)
+    _keep_masked_headers(values, before)
     if values.get("transport") is None:
         values.pop("transport", None)
     transport = values.get("transport") or before.get("transport") or "streamable_http"
@@ -88,6 +91,15 @@ def gateway_values(data, before: dict) -> dict:
     if schemes and (url.scheme not in schemes or not url.netloc):
         raise invalid_field("url", f"a {transport} upstream needs a {' or '.join(s + '://' for s in schemes)} URL")
     return values
+
+
+def _keep_masked_headers(values: dict, before: dict) -> None:
+    """Headers sent back as the API showed them ("****") keep their stored values."""
+    if "headers" in values:
+        try:
+            values["headers"] = keep_masked(values["headers"], before.get("headers"))
+        except ValueError as error:
+            raise invalid_field("headers", str(error)) from None
 
 
 async def _resource_written(gateway, before: dict | None, after: dict | None) -> None:

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 from jsonschema import SchemaError, validators
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic.functional_serializers import PlainSerializer
 
+from forge.secrets import MASK, mask_values
 from forge.services.prompts import PromptError, check_template
 from forge.services.uri_templates import UriTemplate, UriTemplateError
 
@@ -28,6 +30,13 @@ TRANSPORTS = Literal["streamable_http", "sse", "websocket", "stdio"]
 TRANSPORT_SPELLINGS = {"streamablehttp": "streamable_http", "streamable-http": "streamable_http", "http": "streamable_http", "ws": "websocket"}
 # Text kept byte for byte (resource content, prompt templates): `Strict` strips every other string.
 Verbatim = Annotated[str, StringConstraints(strip_whitespace=False)]
+# Upstream credentials (headers) leave the API masked: each name with the value "****"; sending
+# "****" back keeps the stored value (`forge.secrets.keep_masked`).
+MaskedSecrets = Annotated[
+    dict[str, str],
+    PlainSerializer(mask_values, return_type=dict[str, str]),
+    Field(description=f'Header names with every value shown as "{MASK}"; send "{MASK}" back to keep a value.'),
+]
 
 
 def check_object_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -150,7 +159,7 @@ class ToolOut(BaseModel):
     integration_type: str
     url: str | None
     method: str
-    headers: dict[str, str]
+    headers: MaskedSecrets
     input_schema: dict[str, Any]
     output_schema: dict[str, Any] | None
     annotations: dict[str, Any]
@@ -400,7 +409,7 @@ class GatewayOut(BaseModel):
     url: str
     transport: str
     description: str | None
-    headers: dict[str, str]
+    headers: MaskedSecrets
     capabilities: dict[str, Any]
     state: str
     last_seen: datetime | None

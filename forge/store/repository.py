@@ -14,6 +14,8 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from forge.contracts import SecretCodec, SecretUnreadable
+from forge.secrets import PLAINTEXT, SECRET_FIELDS, reseal, seal, unseal
 from forge.store import migrations
 from forge.store.models import Base, Gateway, Prompt, Resource, RevokedToken, Server, Tool, ToolMetric, utcnow
 
@@ -67,12 +69,24 @@ def row_to_dict(row: Base) -> dict[str, Any]:
     return data
 
 
-class Store:
-    """CRUD for tools, resources, prompts, virtual servers and gateways on one database."""
+class UnreadableSecret(StoreError):
+    """A stored secret cannot be decrypted with the codec in force (its key changed)."""
 
-    def __init__(self, database_url: str, *, migrate: bool = True):
+    status = 500
+    code = "secret_unreadable"
+
+
+class Store:
+    """CRUD for tools, resources, prompts, virtual servers and gateways on one database.
+
+    Secret fields (`forge.secrets.SECRET_FIELDS`) are sealed with `codec` before they are written
+    and opened when read: the database holds what `codec.encrypt` made, answers hold plaintext.
+    """
+
+    def __init__(self, database_url: str, *, migrate: bool = True, codec: SecretCodec = PLAINTEXT):
         self.database_url = database_url
         self.migrate = migrate
+        self.codec = codec
         self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession] | None = None
 
@@ -118,11 +132,18 @@ class Store:
         async with self.sessions() as session:
             total = await session.scalar(select(func.count()).select_from(query.subquery()))
             rows = await session.scalars(query.order_by(key).offset(offset).limit(limit))
-            return [row_to_dict(row) for row in rows], total
+            return [self._record(kind, row) for row in rows], total
 
     async def get(self, kind: str, entity_id: str) -> dict:
         async with self.sessions() as session:
-            return row_to_dict(await self._get_row(session, kind, entity_id))
+            return self._record(kind, await self._get_row(session, kind, entity_id))
+
+    def _record(self, kind: str, row: Base) -> dict:
+        """A row as a plain dict, its secrets decrypted."""
+        try:
+            return unseal(kind, row_to_dict(row), self.codec)
+        except SecretUnreadable as error:
+            raise UnreadableSecret(f"{kind[:-1]} {getattr(row, NATURAL_KEYS[kind])!r}: {error}") from None
 
     async def _get_row(self, session: AsyncSession, kind: str, entity_id: str) -> Base:
         row = await session.get(MODELS[kind], entity_id)
@@ -134,7 +155,7 @@ class Store:
         """Every entity of every kind: what the in-memory catalog is built from."""
         async with self.sessions() as session:
             return {
-                kind: [row_to_dict(row) for row in await session.scalars(select(model))]
+                kind: [self._record(kind, row) for row in await session.scalars(select(model))]
                 for kind, model in MODELS.items()
             }
 
@@ -145,7 +166,7 @@ class Store:
         members = {k: values.pop(f"{k[:-1]}_ids", None) for k in MEMBER_KINDS}
         async with self.sessions() as session, session.begin():
             await self._check_unique(session, kind, values)
-            row = MODELS[kind](**values)
+            row = MODELS[kind](**seal(kind, values, self.codec))
             if kind == "servers":
                 await self._set_members(session, row, members)
             session.add(row)
@@ -158,7 +179,7 @@ class Store:
         async with self.sessions() as session, session.begin():
             row = await self._get_row(session, kind, entity_id)
             await self._check_unique(session, kind, values, exclude_id=entity_id)
-            for name, value in values.items():
+            for name, value in seal(kind, values, self.codec).items():
                 setattr(row, name, value)
             row.updated_at = utcnow()
             if kind == "servers":
@@ -238,6 +259,26 @@ class Store:
                 metric.min_ms = min(v for v in (metric.min_ms, counters["min_ms"]) if v is not None)
                 metric.max_ms = max(v for v in (metric.max_ms, counters["max_ms"]) if v is not None)
                 metric.last_called_at = counters["last_called_at"]
+
+    # --- secrets -------------------------------------------------------------------------------
+
+    async def reseal_secrets(self, old: SecretCodec, new: SecretCodec) -> int:
+        """Decrypt every stored secret with `old` and encrypt it with `new`, in one transaction
+        (`forge secrets rotate`); answers how many values were rewritten. A value `old` cannot
+        read raises `UnreadableSecret` and changes nothing."""
+        count = 0
+        async with self.sessions() as session, session.begin():
+            for kind, fields in SECRET_FIELDS.items():
+                for row in await session.scalars(select(MODELS[kind])):
+                    try:
+                        fresh = reseal(kind, row_to_dict(row), old, new)
+                    except SecretUnreadable as error:
+                        label = getattr(row, NATURAL_KEYS[kind])
+                        raise UnreadableSecret(f"{kind[:-1]} {label!r}: {error}") from None
+                    for field in fields:
+                        setattr(row, field, fresh[field])
+                        count += len(fresh[field] or {})
+        return count
 
     # --- revoked tokens ------------------------------------------------------------------------
 

@@ -27,7 +27,9 @@ import click
 from forge.hookspecs import hookimpl
 from forge_plugins.auth_basic_jwt.authenticator import Authenticator
 from forge_plugins.auth_basic_jwt.challenges import challenge
+from forge_plugins.auth_basic_jwt.codec import AesGcmCodec
 from forge_plugins.auth_basic_jwt.routes import build_blueprint
+from forge_plugins.auth_basic_jwt.secrets_cli import secrets_group
 from forge_plugins.auth_basic_jwt.settings import AuthSettings, settings_of
 from forge_plugins.auth_basic_jwt.tokens import create_token, token_command
 
@@ -64,6 +66,11 @@ def forge_authenticate(gateway, credentials):
 @hookimpl
 def forge_auth_challenge(gateway, credentials):
     return challenge(gateway, credentials)
+
+
+@hookimpl
+def forge_secret_codec(gateway):
+    return AesGcmCodec(gateway.settings.auth_encryption_secret)
 
 
 @hookimpl
@@ -106,6 +113,7 @@ async def _cancelled(task: asyncio.Task) -> None:
 @hookimpl
 def forge_cli_commands(cli: click.Group):
     cli.add_command(token_command)
+    cli.add_command(secrets_group)
 
 
 __all__ = ["create_token"]

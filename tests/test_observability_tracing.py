@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,7 +19,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from forge.logs import JsonFormatter, RequestIdFilter
-from forge_plugins.observability import inject_trace_context, observer_of, upstream_span
+from forge_plugins.observability import (
+    inject_trace_context,
+    instrument_http_client,
+    observer_of,
+    upstream_span,
+)
 
 JSON = {"accept": "application/json", "content-type": "application/json"}
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -161,15 +167,34 @@ def test_arguments_are_logged_when_a_setting_asks(start_forge, rest_upstream, ac
     assert access_lines()[0]["arguments"] == {"city": "Lyon"}
 
 
-def test_code_calling_an_upstream_itself_gets_a_span_and_trace_headers(forge, spans):
-    async def federated_call():
-        with upstream_span(forge.gateway, "tools/call remote", **{"server.address": "peer.example"}) as span:
-            headers: dict = {}
-            inject_trace_context(headers)
-            return span.get_span_context(), headers
+def test_an_upstream_that_never_answers_fails_its_span(api, spans):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    api.post("/tools", json={"name": "gone", "url": f"http://127.0.0.1:{closed}/x"}).raise_for_status()
+    assert call(api, "gone", {})["isError"] is True
+    upstream, _ = spans.get_finished_spans()
+    assert upstream.kind == SpanKind.CLIENT and upstream.status.status_code == StatusCode.ERROR
+    assert (
+        upstream.status.description == "no answer" and "http.response.status_code" not in upstream.attributes
+    )
 
-    context, headers = forge.run(federated_call())
+
+def test_code_calling_an_upstream_itself_gets_a_span_and_trace_headers(forge, spans, rest_upstream):
+    async def federated_call():
+        async with httpx.AsyncClient() as client:
+            instrument_http_client(forge.gateway, client)
+            with upstream_span(
+                forge.gateway, "tools/call remote", **{"server.address": "peer.example"}
+            ) as span:
+                headers: dict = {}
+                inject_trace_context(headers)
+                echoed = (await client.post(rest_upstream + "/echo", json={})).json()["headers"]
+                return span.get_span_context(), headers, echoed
+
+    context, headers, echoed = forge.run(federated_call())
     assert headers["traceparent"].startswith(f"00-{context.trace_id:032x}-{context.span_id:016x}-")
+    assert echoed["traceparent"] == headers["traceparent"]
     (finished,) = spans.get_finished_spans()
     assert (finished.name, finished.kind, finished.attributes["server.address"]) == (
         "tools/call remote",

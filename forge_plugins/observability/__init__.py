@@ -14,9 +14,9 @@ every MCP request, on every transport.
   LOG_FORMAT=json); arguments only with OBSERVABILITY_LOG_ARGUMENTS=true.
 
 Hooks: `forge_mcp_middleware` (the observer), `forge_blueprints` (/metrics),
-`forge_startup`/`forge_shutdown`, `forge_settings_sections`. Upstream calls are seen through
-httpx's event hooks on the REST adapter's client, so tool calls cost no extra hook. Code calling an
-upstream itself (federation) passes its httpx client to `instrument_http_client`, or wraps a call
+`forge_startup`/`forge_shutdown`, `forge_settings_sections`. Upstream calls are seen through the
+tracing API of the REST adapter's aiohttp session, so tool calls cost no extra hook. Code calling
+an upstream itself (federation) hands its HTTP client to `instrument_http_client`, or wraps a call
 in `upstream_span`; the MCP SDK's client sends the current trace context in `_meta` on its own.
 """
 
@@ -26,7 +26,6 @@ import contextlib
 import weakref
 from collections.abc import Iterator
 
-import httpx
 from opentelemetry.trace import Span
 
 from forge.hookspecs import hookimpl
@@ -54,8 +53,8 @@ def _observer(gateway) -> Observer:
 
 @contextlib.contextmanager
 def upstream_span(gateway, name: str, **attributes) -> Iterator[Span | None]:
-    """A CLIENT span around one call to an upstream, current while the block runs, so an httpx
-    client passed to `instrument_http_client`, or the MCP SDK's client, carries its `traceparent`.
+    """A CLIENT span around one call to an upstream, current while the block runs, so a client
+    passed to `instrument_http_client`, or the MCP SDK's client, carries its `traceparent`.
     Yields None and does nothing when no span is recorded for `gateway` (this plugin not loaded,
     OBSERVABILITY_TRACING=false, or no exporter configured: the request's trace context is current
     anyway). An exception marks the span failed and propagates.
@@ -71,10 +70,11 @@ def upstream_span(gateway, name: str, **attributes) -> Iterator[Span | None]:
         yield span
 
 
-def instrument_http_client(gateway, client: httpx.AsyncClient, integration_type: str = "MCP") -> None:
-    """Observe the calls `client` makes to upstreams for `gateway`: each carries the current trace
-    context (`traceparent`), is timed in `forge_upstream_request_duration_seconds`, and gets a
-    CLIENT span when spans are recorded. Does nothing when this plugin is not loaded there."""
+def instrument_http_client(gateway, client, integration_type: str = "MCP") -> None:
+    """Observe the calls `client` (an `httpx.AsyncClient` or an `aiohttp.ClientSession`) makes to
+    upstreams for `gateway`: each carries the current trace context (`traceparent`), is timed in
+    `forge_upstream_request_duration_seconds` and gets a CLIENT span when spans are recorded. Does
+    nothing when this plugin is not loaded there."""
     observer = _observers.get(gateway)
     if observer is not None and observer.active:
         observer.upstreams.instrument(client, integration_type)

@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import httpx
 from opentelemetry.trace import Span, SpanKind
 
 from forge import __version__
@@ -54,7 +53,7 @@ class Observer:
         if self.metrics is not None or self.tracing is not None:
             for integration_type, adapter in self.gateway.adapters.items():
                 client = getattr(adapter, "client", None)  # the REST adapter's, and any like it
-                if isinstance(client, httpx.AsyncClient):
+                if client is not None:
                     self.upstreams.instrument(client, integration_type)
         cache = self.gateway.cache
         if self.metrics is not None and isinstance(getattr(cache, "plugins", None), list):

@@ -2,11 +2,11 @@
 gets a CLIENT span when spans are recorded.
 
 Layer: plugin (observability), between the observer (whose `RequestRecord` says which MCP request
-and tool an exchange serves) and httpx. It uses httpx's public event hooks: `instrument` adds one
-before each request and one after each response of a client; the observer instruments the REST
-adapter's client at start-up, and federation can hand its own (`instrument_http_client`). An
-exchange that never gets a response (a timeout, a refused connection) is ended, failed, by the
-observer when its MCP request is answered.
+and tool an exchange serves) and the HTTP clients. `instrument` uses each client's public tracing
+API: an aiohttp session's `trace_configs` (the REST adapter's client, instrumented at start-up) or
+an httpx client's event hooks (what federation may hand to `instrument_http_client`). An exchange
+that never gets an answer is ended, failed, when its client says so (aiohttp) or when its MCP
+request is answered (httpx, which has no hook for failures).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+import aiohttp
 import httpx
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -22,7 +23,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from forge_plugins.observability.metrics import Metrics
 from forge_plugins.observability.tracing import W3C, Tracing
 
-EXTENSION = "forge.exchange"  # where an exchange rides on its httpx request
+EXTENSION = "forge.exchange"  # where an exchange rides on an httpx request
 
 
 @dataclass(slots=True)
@@ -52,42 +53,81 @@ class HttpUpstreams:
         self.metrics = metrics
         self.tracing = tracing
 
-    def instrument(self, client: httpx.AsyncClient, integration_type: str) -> None:
-        async def before(request: httpx.Request) -> None:
-            self.started(request, integration_type)
+    def instrument(self, client, integration_type: str) -> bool:
+        """Observe what `client` (an aiohttp session or an httpx client) sends; False for others."""
+        if isinstance(client, aiohttp.ClientSession):
+            client.trace_configs.append(self._aiohttp_config(integration_type))
+        elif isinstance(client, httpx.AsyncClient):
+            self._hook_httpx(client, integration_type)
+        else:
+            return False
+        return True
 
-        async def after(response: httpx.Response) -> None:
-            self.answered(response)
+    def _aiohttp_config(self, integration_type: str) -> aiohttp.TraceConfig:
+        async def started(session, context, params: aiohttp.TraceRequestStartParams) -> None:
+            url = params.url
+            context.exchange = self.started(
+                params.headers, params.method, url.host, url.port, integration_type
+            )
+
+        async def answered(session, context, params: aiohttp.TraceRequestEndParams) -> None:
+            self.answered(context.exchange, params.response.status)
+
+        async def failed(session, context, params: aiohttp.TraceRequestExceptionParams) -> None:
+            self.answered(context.exchange, None)
+
+        config = aiohttp.TraceConfig()
+        config.on_request_start.append(started)
+        config.on_request_end.append(answered)
+        config.on_request_exception.append(failed)
+        config.freeze()
+        return config
+
+    def _hook_httpx(self, client: httpx.AsyncClient, integration_type: str) -> None:
+        async def started(request: httpx.Request) -> None:
+            url = request.url
+            port = url.port or (443 if url.scheme == "https" else 80)
+            exchange = self.started(request.headers, request.method, url.host, port, integration_type)
+            request.extensions[EXTENSION] = exchange
+
+        async def answered(response: httpx.Response) -> None:
+            self.answered(response.request.extensions.get(EXTENSION), response.status_code)
 
         hooks = client.event_hooks
-        client.event_hooks = {"request": [*hooks["request"], before], "response": [*hooks["response"], after]}
+        client.event_hooks = {
+            "request": [*hooks["request"], started],
+            "response": [*hooks["response"], answered],
+        }
 
-    def started(self, request: httpx.Request, integration_type: str) -> None:
+    # --- one exchange -----------------------------------------------------------------------------
+
+    def started(self, headers, method: str, host: str | None, port: int | None, integration_type: str):
+        """Send the trace context in `headers` (mutable) and start timing; answers the exchange, or
+        None outside an MCP request (a tool tried from the admin UI), which is not timed."""
         record = current_request.get()
         span = None
         if self.tracing is not None:
             if self.tracing.recording and record is not None:
-                span = self._span(request, record)
-                W3C.inject(request.headers, context=trace.set_span_in_context(span))
+                span = self._span(method, host, port, record)
+                W3C.inject(headers, context=trace.set_span_in_context(span))
             else:
-                W3C.inject(request.headers)  # the request's context, as the client sent it or fresh
-        if record is None:  # not serving an MCP request (a tool tried from the admin UI)
-            return
+                W3C.inject(headers)  # the request's context, as its client sent it or fresh
+        if record is None:
+            return None
         exchange = Exchange(integration_type, record.tool, time.perf_counter(), span)
-        request.extensions[EXTENSION] = exchange
         record.open.append(exchange)
+        return exchange
 
-    def answered(self, response: httpx.Response) -> None:
-        exchange = response.request.extensions.get(EXTENSION)
+    def answered(self, exchange: Exchange | None, status: int | None) -> None:
         if exchange is None:
             return
         record = current_request.get()
         if record is not None and exchange in record.open:
             record.open.remove(exchange)
-        self.finish(exchange, response.status_code)
+        self.finish(exchange, status)
 
     def finish(self, exchange: Exchange, status: int | None) -> None:
-        """Record an exchange's end: its answer's status, or None when it never got one."""
+        """Record an exchange's end: its answer's status, or None when it got none."""
         failed = status is None or status >= 400
         if self.metrics is not None:
             labels = (exchange.integration_type, exchange.tool, "error" if failed else "ok")
@@ -100,13 +140,11 @@ class HttpUpstreams:
                 span.set_status(Status(StatusCode.ERROR, f"HTTP {status}" if status else "no answer"))
             span.end()
 
-    def _span(self, request: httpx.Request, record: RequestRecord) -> Span:
-        url = request.url
-        port = url.port or (443 if url.scheme == "https" else 80)
-        attributes = {"http.request.method": request.method, "server.address": url.host, "server.port": port}
+    def _span(self, method: str, host: str | None, port: int | None, record: RequestRecord) -> Span:
+        attributes = {"http.request.method": method, "server.address": host or "", "server.port": port or 0}
         tool = self.gateway.catalog.all.tools.get(record.name) if record.name else None
         if tool is not None:
             attributes["gen_ai.tool.name"] = record.name
             if tool.get("url"):
                 attributes["url.template"] = tool["url"]  # the template: no arguments in it
-        return self.tracing.tracer.start_span(request.method, kind=SpanKind.CLIENT, attributes=attributes)
+        return self.tracing.tracer.start_span(method, kind=SpanKind.CLIENT, attributes=attributes)

@@ -45,9 +45,10 @@ entries = Table(
     Column("outcome", String(32), nullable=False),  # ok for writes; ok, error, tool_error for calls
     Column("request_id", String(64)),
     Column("trace_id", String(32)),
-    Column("before", JSON),
-    Column("after", JSON),
-    Column("details", JSON),
+    # none_as_null: SQL NULL, not the JSON text "null" (which would cost a JSON encoding per row).
+    Column("before", JSON(none_as_null=True)),
+    Column("after", JSON(none_as_null=True)),
+    Column("details", JSON(none_as_null=True)),
 )
 FILTERS = ("kind", "principal", "action", "entity_id")
 

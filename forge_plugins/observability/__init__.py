@@ -17,7 +17,8 @@ Hooks: `forge_mcp_middleware` (the observer), `forge_blueprints` (/metrics),
 `forge_startup`/`forge_shutdown`, `forge_settings_sections`. Upstream calls are seen through the
 tracing API of the REST adapter's aiohttp session, so tool calls cost no extra hook. Code calling
 an upstream itself (federation) hands its HTTP client to `instrument_http_client`, or wraps a call
-in `upstream_span`; the MCP SDK's client sends the current trace context in `_meta` on its own.
+in `upstream_span`, and puts `inject_trace_context` in what it sends (the MCP SDK's client does
+that itself for the current span when spans are recorded).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from forge.hookspecs import hookimpl
 from forge_plugins.observability.blueprint import metrics_blueprint
 from forge_plugins.observability.observer import Observer
 from forge_plugins.observability.settings import ObservabilitySettings
-from forge_plugins.observability.tracing import inject_trace_context
+from forge_plugins.observability.upstream import inject_trace_context
 
 __all__ = ["inject_trace_context", "instrument_http_client", "observer_of", "upstream_span"]
 

@@ -3,9 +3,10 @@
 Layer: plugin (observability), over `metrics`, `tracing` and `upstream`. One `Observer` per
 gateway, made when the gateway is configured (metrics only: no I/O then) and started with it (the
 tracer, the REST adapter's client, cache counting). It is the gateway's `forge_mcp_middleware`:
-per request it takes the client's trace context and X-Request-ID and makes them current (with a
-SERVER span when spans are recorded), tells upstream calls which tool they serve, and once the
-answer is out records the request's counter and latency and writes one access log line.
+per request it takes the client's trace context and X-Request-ID and makes them current (opening
+a SERVER span when spans are recorded, else carrying the context through as text), tells upstream
+calls which tool they serve, and once the answer is out records the request's counter and latency
+and writes one access log line.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from forge.logs import request_id
 from forge.mcp.methods import HANDSHAKE_METHODS, MODERN_METHODS
 from forge_plugins.observability.metrics import CacheReads, Metrics
 from forge_plugins.observability.settings import ObservabilitySettings
-from forge_plugins.observability.tracing import Tracing, client_context
+from forge_plugins.observability.tracing import Carried, Tracing, client_context
 from forge_plugins.observability.upstream import HttpUpstreams, RequestRecord, current_request
 
 access_log = logging.getLogger("forge.access")
@@ -82,7 +83,10 @@ class Observer:
         id_token, record_token = request_id.set(_request_id(connection.headers)), current_request.set(record)
         span = span_token = None
         if self.tracing is not None:
-            span, span_token = self._request_span(method, name, message["id"], params, connection)
+            if self.tracing.recording:
+                span, span_token = self._request_span(method, name, message["id"], params, connection)
+            else:
+                record.carried = Carried.of_request(params, connection.headers)
         outcome, code = "cancelled", None
         try:
             answer = await call_next(message, connection)
@@ -104,7 +108,7 @@ class Observer:
                     span.set_attribute("rpc.jsonrpc.error_code", code)
                 Tracing.finish(span, span_token, outcome if outcome != "ok" else None)
             if self.settings.access_log and access_log.isEnabledFor(logging.INFO):
-                self._log(method, name, params, connection, span, elapsed, outcome, code)
+                self._log(method, name, params, connection, span or record.carried, elapsed, outcome, code)
             current_request.reset(record_token)
             request_id.reset(id_token)
 
@@ -112,8 +116,6 @@ class Observer:
         self, method: str, name: str | None, message_id, params, connection
     ) -> tuple[Span, object]:
         parent = client_context(params, connection.headers)
-        if not self.tracing.recording:
-            return self.tracing.carry(parent)
         attributes = {
             "mcp.method.name": method,
             "jsonrpc.request.id": str(message_id),
@@ -124,7 +126,7 @@ class Observer:
             attributes["gen_ai.tool.name"] = name
         return self.tracing.start(f"{method} {name}" if name else method, SpanKind.SERVER, attributes, parent)
 
-    def _log(self, method, name, params, connection, span, elapsed, outcome, code) -> None:
+    def _log(self, method, name, params, connection, trace, elapsed, outcome, code) -> None:
         fields: dict[str, Any] = {
             "method": method,
             "tool": name,
@@ -136,8 +138,10 @@ class Observer:
         }
         if code is not None:
             fields["error_code"] = code
-        if span is not None:
-            context = span.get_span_context()
+        if isinstance(trace, Carried):
+            fields["trace_id"], fields["span_id"] = trace.trace_id, trace.span_id
+        elif trace is not None:
+            context = trace.get_span_context()
             fields["trace_id"], fields["span_id"] = f"{context.trace_id:032x}", f"{context.span_id:016x}"
         if self.settings.log_arguments and isinstance(params, dict) and "arguments" in params:
             fields["arguments"] = params["arguments"]
@@ -180,4 +184,4 @@ def _request_id(headers: Mapping[str, str] | None) -> str:
     incoming = headers.get("x-request-id") if headers is not None else None
     if incoming and len(incoming) <= 64 and incoming.isprintable():
         return incoming
-    return f"{random.getrandbits(64):016x}"
+    return random.randbytes(8).hex()

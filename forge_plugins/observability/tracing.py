@@ -1,15 +1,17 @@
-"""OpenTelemetry tracing of one gateway: its tracer provider, and W3C trace context in and out.
+"""OpenTelemetry tracing of one gateway, and W3C trace context in and out.
 
-Layer: plugin (observability). `observer` makes a span current per MCP request (continuing the
-client's `traceparent`), `upstream` one per HTTP call to an upstream, whose `traceparent` it sends.
-Each gateway has its own tracer provider, never the process-global one, so gateways
-side by side in one process (tests) keep their spans apart. The OpenTelemetry context itself is
-process-wide, so the MCP SDK's client (federation) sends Forge's current span as
-`_meta.traceparent` on its own.
+Layer: plugin (observability), under `observer` (a SERVER span per MCP request) and `upstream`
+(a CLIENT span per HTTP call to an upstream, whose `traceparent` it sends). Each gateway has its
+own tracer provider, never the process-global one, so gateways side by side in one process
+(tests) keep their spans apart.
 
-Nothing leaves the process unless OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
-is set: then spans are recorded and exported over OTLP/HTTP in batches, from a thread of the SDK
-(OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG choose how many).
+Spans are recorded only when something takes them: the OTLP exporter, once
+OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set, exporting in batches
+from a thread of the SDK (OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG choose how many), or a
+processor given to `add_span_processor` (tests use an in-memory one). Nothing leaves the process
+otherwise, and Forge only carries the trace context through as text (`Carried`): a client's
+`traceparent` goes on to the upstream untouched, as if Forge were not there, and a request that
+brings none gets a fresh, unsampled one, so its log line and its upstream call share a trace id.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -26,13 +29,15 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 log = logging.getLogger("forge.observability")
 
 W3C = TraceContextTextMapPropagator()
 TRACE_FIELDS = ("traceparent", "tracestate")
+# W3C Trace Context, level 1: version-traceid-parentid-flags, later versions may add fields.
+TRACEPARENT = re.compile(r"[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?[ \t]*")
 
 
 def otlp_endpoint_configured(environ: Mapping[str, str] = os.environ) -> bool:
@@ -42,12 +47,7 @@ def otlp_endpoint_configured(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 class Tracing:
-    """A gateway's tracer. Spans are recorded only once something takes them: the OTLP exporter
-    when an endpoint is configured, or a processor given to `add_span_processor` (tests use an
-    in-memory one). Until then Forge only carries trace context, which costs next to nothing: a
-    client's context goes on to the upstream untouched, as if Forge were not there, and a request
-    that brings none gets a fresh (unsampled) trace id, so its log line and its upstream call still
-    share one."""
+    """A gateway's tracer; `recording` says whether anything takes its spans."""
 
     def __init__(self, service_name: str, version: str):
         name = os.environ.get("OTEL_SERVICE_NAME") or service_name
@@ -75,42 +75,70 @@ class Tracing:
         return span, otel_context.attach(trace.set_span_in_context(span, parent))
 
     @staticmethod
-    def carry(parent: Context | None) -> tuple[Span, object]:
-        """Without recording: make the client's span current (`parent`), or a fresh unsampled one."""
-        if parent is not None:
-            span = trace.get_current_span(parent)
-        else:
-            trace_id = random.getrandbits(128) or 1
-            span = NonRecordingSpan(SpanContext(trace_id, random.getrandbits(64) or 1, is_remote=False))
-        return span, otel_context.attach(trace.set_span_in_context(span, parent))
-
-    @staticmethod
     def finish(span: Span, token, failure: str | None = None) -> None:
-        """End a span started by `start` (with ERROR status when `failure` says why) and, given
-        its token, restore the context that was current before it."""
+        """End a span started by `start` (with ERROR status when `failure` says why) and restore
+        the context that was current before it."""
         if failure is not None:
             span.set_status(Status(StatusCode.ERROR, failure))
         span.end()
-        if token is not None:
-            otel_context.detach(token)
+        otel_context.detach(token)
 
     def shutdown(self) -> None:
         self.provider.shutdown()  # flushes the OTLP batch, if any
 
 
-def client_context(params: Any, headers: Mapping[str, str] | None) -> Context | None:
-    """The trace context a client sent: `params._meta.traceparent` (MCP's SEP-414, what the SDKs
-    send) first, else the HTTP `traceparent` header; None when neither holds a valid one."""
-    meta = params.get("_meta") if isinstance(params, dict) else None
-    for carrier in (meta, headers):
-        if isinstance(carrier, Mapping) and isinstance(carrier.get("traceparent"), str):
-            fields = {name: carrier[name] for name in TRACE_FIELDS if isinstance(carrier.get(name), str)}
-            context = W3C.extract(fields, context=Context())
-            if trace.get_current_span(context).get_span_context().is_valid:
-                return context
+def _client_carrier(params: Any, headers: Mapping[str, str] | None) -> Mapping | None:
+    """Where a client put its trace context: `params._meta` (MCP's SEP-414, what the SDKs send)
+    first, else the HTTP headers; None when it sent none."""
+    meta = params.get("_meta") if type(params) is dict else None
+    if type(meta) is dict and "traceparent" in meta:
+        return meta
+    if headers is not None and "traceparent" in headers:
+        return headers
     return None
 
 
-def inject_trace_context(carrier: dict) -> None:
-    """Add the current span's `traceparent` (and `tracestate`) to outgoing headers or a `_meta`."""
-    W3C.inject(carrier)
+def client_context(params: Any, headers: Mapping[str, str] | None) -> Context | None:
+    """The client's trace context as an OpenTelemetry context, None when it sent no valid one."""
+    carrier = _client_carrier(params, headers)
+    if carrier is None:
+        return None
+    fields = {name: carrier[name] for name in TRACE_FIELDS if isinstance(carrier.get(name), str)}
+    context = W3C.extract(fields, context=Context())
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+class Carried(NamedTuple):
+    """The trace context of a request Forge does not record: passed on as the client sent it."""
+
+    traceparent: str
+    tracestate: str | None
+    trace_id: str
+    span_id: str
+
+    @classmethod
+    def of_request(cls, params: Any, headers: Mapping[str, str] | None) -> Carried:
+        carrier = _client_carrier(params, headers)
+        if carrier is not None:
+            carried = cls.parse(carrier.get("traceparent"), carrier.get("tracestate"))
+            if carried is not None:
+                return carried
+        fresh = random.randbytes(24).hex()  # not secrets: trace ids need to be unique, not unguessable
+        return cls(f"00-{fresh[:32]}-{fresh[32:]}-00", None, fresh[:32], fresh[32:])
+
+    @classmethod
+    def parse(cls, traceparent: Any, tracestate: Any) -> Carried | None:
+        """A valid `traceparent` (the W3C rules OpenTelemetry's propagator applies), else None."""
+        match = TRACEPARENT.fullmatch(traceparent) if isinstance(traceparent, str) else None
+        if match is None:
+            return None
+        version, trace_id, span_id, flags, rest = match.groups()
+        if version == "ff" or (version == "00" and rest) or trace_id == "0" * 32 or span_id == "0" * 16:
+            return None
+        state = tracestate if isinstance(tracestate, str) and tracestate else None
+        return cls(f"00-{trace_id}-{span_id}-{flags}", state, trace_id, span_id)
+
+    def inject(self, carrier) -> None:
+        carrier["traceparent"] = self.traceparent
+        if self.tracestate is not None:
+            carrier["tracestate"] = self.tracestate

@@ -21,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from forge_plugins.observability.metrics import Metrics
-from forge_plugins.observability.tracing import W3C, Tracing
+from forge_plugins.observability.tracing import W3C, Carried, Tracing
 
 EXTENSION = "forge.exchange"  # where an exchange rides on an httpx request
 
@@ -29,11 +29,13 @@ EXTENSION = "forge.exchange"  # where an exchange rides on an httpx request
 @dataclass(slots=True)
 class RequestRecord:
     """The MCP request being served, as upstream calls made for it see it (shared with the tasks it
-    spawns): the tool called (`name`, and `tool`, its metrics label) and the exchanges in flight."""
+    spawns): the tool called (`name`, and `tool`, its metrics label), the exchanges in flight, and
+    the trace context it carries when spans are not recorded."""
 
     name: str | None
     tool: str
     open: list = field(default_factory=list)
+    carried: Carried | None = None
 
 
 current_request: ContextVar[RequestRecord | None] = ContextVar("forge_observed_request", default=None)
@@ -106,12 +108,16 @@ class HttpUpstreams:
         None outside an MCP request (a tool tried from the admin UI), which is not timed."""
         record = current_request.get()
         span = None
-        if self.tracing is not None:
-            if self.tracing.recording and record is not None:
-                span = self._span(method, host, port, record)
-                W3C.inject(headers, context=trace.set_span_in_context(span))
-            else:
-                W3C.inject(headers)  # the request's context, as its client sent it or fresh
+        if self.tracing is None:
+            pass
+        elif not self.tracing.recording:
+            if record is not None and record.carried is not None:
+                record.carried.inject(headers)
+        elif record is not None:
+            span = self._span(method, host, port, record)
+            W3C.inject(headers, context=trace.set_span_in_context(span))
+        else:
+            W3C.inject(headers)  # whatever span is current: code tracing a call of its own
         if record is None:
             return None
         exchange = Exchange(integration_type, record.tool, time.perf_counter(), span)
@@ -148,3 +154,15 @@ class HttpUpstreams:
             if tool.get("url"):
                 attributes["url.template"] = tool["url"]  # the template: no arguments in it
         return self.tracing.tracer.start_span(method, kind=SpanKind.CLIENT, attributes=attributes)
+
+
+def inject_trace_context(carrier) -> None:
+    """Add the trace context of what is being served (`traceparent`, `tracestate`) to outgoing
+    headers or a `_meta` dict: the current span's when spans are recorded, else the one the MCP
+    request carries through."""
+    if trace.get_current_span().get_span_context().is_valid:
+        W3C.inject(carrier)
+        return
+    record = current_request.get()
+    if record is not None and record.carried is not None:
+        record.carried.inject(carrier)

@@ -28,6 +28,7 @@ from forge_plugins.observability.audit.masking import masked_entity
 from forge_plugins.observability.audit.settings import AuditSettings
 from forge_plugins.observability.audit.store import AuditLog
 from forge_plugins.observability.observer import outcome_of
+from forge_plugins.observability.upstream import current_request
 
 _logs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -78,11 +79,13 @@ def write_entry(kind: str, before: dict | None, after: dict | None, principal) -
 def correlation() -> dict:
     """The request id and trace id of what is being served, when there are any."""
     current = request_id.get()
-    context = trace.get_current_span().get_span_context()
-    return {
-        "request_id": None if current == "-" else current,
-        "trace_id": f"{context.trace_id:032x}" if context.is_valid else None,
-    }
+    record = current_request.get()
+    if record is not None and record.carried is not None:
+        trace_id = record.carried.trace_id
+    else:
+        context = trace.get_current_span().get_span_context()
+        trace_id = f"{context.trace_id:032x}" if context.is_valid else None
+    return {"request_id": None if current == "-" else current, "trace_id": trace_id}
 
 
 class ToolCallAudit:

@@ -1,8 +1,8 @@
 """The Gateway: the one object plugins are handed, holding settings, registries and running state.
 
 Layer: kernel. Built by the app factory (`forge.app`), started and stopped with the server. It
-owns the store and cache that plugins provide, the in-memory catalog rebuilt from the store on
-every change, and the MCP engine that transports hand messages to.
+owns the store and cache that plugins provide, the in-memory catalog (built from the store at
+start, patched on every write), and the MCP engine that transports hand messages to.
 """
 
 from __future__ import annotations
@@ -135,12 +135,26 @@ class Gateway:
     # --- catalog --------------------------------------------------------------------------------
 
     async def reload_catalog(self, *, announce: bool = True) -> None:
-        """Rebuild the in-memory catalog from the store and tell MCP sessions what list changed."""
+        """Rebuild the in-memory catalog from the store and tell MCP sessions what list changed.
+        Reads every table: for start-up, syncs and bulk changes; one write is `apply_catalog_changes`."""
         async with self._catalog_lock:
             previous, fresh = self.catalog, Catalog(await self.store.snapshot())
             self.catalog = fresh
         if announce:
             await self.engine.announce_list_changes(fresh.changed_lists(previous))
+
+    async def apply_catalog_changes(self, changes, *, announce: bool = True) -> set[str]:
+        """Apply committed writes to the in-memory catalog without reading the store, and tell MCP
+        sessions what list changed (once per list). `changes` holds (kind, entity id, the entity as
+        the store answers it after the write, or None when deleted). Answers the changed lists."""
+        changed: set[str] = set()
+        async with self._catalog_lock:  # after a reload in progress, never under it
+            for kind, entity_id, after in changes:
+                self.catalog, more = self.catalog.with_change(kind, entity_id, after)
+                changed |= more
+        if announce:
+            await self.engine.announce_list_changes(changed)
+        return changed
 
     async def resource_updated(self, uri: str) -> None:
         """A resource's content changed: forget its cached reads and notify its subscribers."""

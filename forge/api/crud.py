@@ -1,8 +1,8 @@
 """One blueprint shape for every entity kind: list, create, read, update, delete, enable, disable.
 
-Layer: api, over the store (`gateway.store`). Each successful write rebuilds the in-memory
-catalog, which announces list_changed to MCP clients. Authorization: reads need "read", writes
-need "write" (see `forge.api.guard`).
+Layer: api, over the store (`gateway.store`). Each successful write is applied to the in-memory
+catalog (patched, not rebuilt), which announces list_changed to MCP clients. Authorization: reads
+need "read", writes need "write" (see `forge.api.guard`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
         """Announce a committed write; answer the entity as it is once plugins have reacted (the
         federation plugin records a new gateway's connection state before the POST is answered)."""
         gateway = _gateway()
-        await gateway.reload_catalog()
+        await gateway.apply_catalog_changes([(kind, (after or before)["id"], after)])
         if api.after_write is not None:
             await api.after_write(gateway, before, after)
         await gateway.entity_written(kind, before, after, g.principal)

@@ -65,8 +65,8 @@ def changed_fields(values: Mapping[str, Any], before: Mapping[str, Any]) -> list
 
 
 async def apply(gateway, changes: list[Change], principal) -> None:
-    """Make every change, in order; on a failure undo those made and raise. Then rebuild the
-    in-memory catalog once and react to each change as the API does (a resource's cached reads
+    """Make every change, in order; on a failure undo those made and raise. Then apply them to the
+    in-memory catalog at once and react to each change as the API does (a resource's cached reads
     are dropped; plugins hear of it through `forge_after_entity_write`)."""
     store = gateway.store
     ids = await _ids_by_key(store)
@@ -93,7 +93,9 @@ async def apply(gateway, changes: list[Change], principal) -> None:
         await _undo(store, done)
         raise
     if done:
-        await gateway.reload_catalog()
+        await gateway.apply_catalog_changes(
+            (change.kind, (after or change.before)["id"], after) for change, after in done
+        )
     for change, after in done:  # what the API's own writes do after each (`forge.api.crud`)
         after_write = APIS[change.kind].after_write
         if after_write is not None:

@@ -179,7 +179,7 @@ async def save(
 async def written(gateway, api: EntityApi, before: dict | None, after: dict | None) -> None:
     """What the management API does after each write: MCP clients hear of it, and plugins
     (`forge_after_entity_write`: the federation plugin connects a new gateway)."""
-    await gateway.reload_catalog()
+    await gateway.apply_catalog_changes([(api.kind, (after or before)["id"], after)])
     if api.after_write is not None:
         await api.after_write(gateway, before, after)
     await gateway.entity_written(api.kind, before, after, g.principal)

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     cache_type: Literal["memory", "redis"] = Field("memory", description="Cache backend.")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL when CACHE_TYPE=redis.")
     cache_ttl: int = Field(60, ge=0, description="Seconds a cached resource read stays fresh.")
+    mcp_result_ttl_ms: int = Field(
+        0,
+        ge=0,
+        description="Milliseconds a 2026-07-28 client may reuse a list or resource read answer (its ttlMs); "
+        "cacheScope is private unless AUTH_REQUIRED=false.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     log_format: Literal["json", "text"] = Field("text", description="Log line format.")
     plugins_disabled: Annotated[list[str], NoDecode] = Field(

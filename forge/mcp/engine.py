@@ -162,8 +162,10 @@ class McpEngine:
         result = {**result, "_meta": {**(result.get("_meta") or {}), META_SERVER_INFO: self.server_info}}
         result.setdefault("resultType", "complete")
         if method in CACHEABLE_METHODS and result["resultType"] == "complete":
-            result.setdefault("ttlMs", 0)
-            result.setdefault("cacheScope", "private")
+            settings = self.gateway.settings
+            result.setdefault("ttlMs", settings.mcp_result_ttl_ms)
+            # Shared caches may keep an answer only when every caller gets the same one.
+            result.setdefault("cacheScope", "private" if settings.auth_required else "public")
         return result
 
     # --- notifications from the client -----------------------------------------------------------

@@ -14,12 +14,14 @@ from typing import Any
 import pluggy
 
 from forge.catalog import Catalog
+from forge.cluster import Cluster, cluster_for
 from forge.contracts import AdminPanel, Transport
 from forge.mcp.engine import McpEngine
 from forge.plugins import PluginError, all_answers, first_answer, flatten, resolve
 from forge.registry import answers_by_plugin, unique_registry
 from forge.secrets import PLAINTEXT
 from forge.services.metrics import ToolMetrics
+from forge.store.repository import NotFound
 from forge.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("forge")
@@ -37,6 +39,8 @@ class Gateway:
         self.cache = None
         self.secret_codec = PLAINTEXT
         self.catalog = Catalog()
+        # Other processes serving this gateway (workers, replicas): catalog changes and sessions.
+        self.cluster: Cluster = Cluster()
         self.metrics = ToolMetrics()
         self.engine = McpEngine(self)
         self.adapters: dict[str, Any] = {}
@@ -63,6 +67,9 @@ class Gateway:
         self.secret_codec = answers[0][1] if answers else PLAINTEXT  # read by the store plugin
         self.store = self._one("forge_store", "an entity store (forge_store)")
         self.cache = self._one("forge_cache", "a cache (forge_cache)")
+        self.cluster = cluster_for(self.settings)
+        if self.cluster.shared:
+            self.engine.sessions.store = self.cluster
         self.adapters = unique_registry(
             (
                 (kind.upper(), adapter, plugin)
@@ -106,6 +113,7 @@ class Gateway:
 
     async def start(self) -> None:
         await self.store.open()
+        await self.cluster.start(self._changed_elsewhere)  # first, so no change is missed
         await self.reload_catalog(announce=False)
         for adapter in self.adapters.values():
             await adapter.start()
@@ -129,37 +137,65 @@ class Gateway:
         for adapter in self.adapters.values():
             await adapter.aclose()
         await self.metrics.flush(self.store)
+        await self.cluster.stop()
         await self.store.close()
         self.started = False
 
     # --- catalog --------------------------------------------------------------------------------
 
-    async def reload_catalog(self, *, announce: bool = True) -> None:
-        """Rebuild the in-memory catalog from the store and tell MCP sessions what list changed.
+    async def reload_catalog(self, *, announce: bool = True, publish: bool = True) -> None:
+        """Rebuild the in-memory catalog from the store and tell MCP sessions what list changed
+        (and, with `announce` and `publish`, other processes serving this gateway to reload too).
         Reads every table: for start-up, syncs and bulk changes; one write is `apply_catalog_changes`."""
         async with self._catalog_lock:
             previous, fresh = self.catalog, Catalog(await self.store.snapshot())
             self.catalog = fresh
         if announce:
             await self.engine.announce_list_changes(fresh.changed_lists(previous))
+            if publish:
+                await self.cluster.publish({"type": "reload"})
 
-    async def apply_catalog_changes(self, changes, *, announce: bool = True) -> set[str]:
+    async def apply_catalog_changes(self, changes, *, announce: bool = True, publish: bool = True) -> set[str]:
         """Apply committed writes to the in-memory catalog without reading the store, and tell MCP
         sessions what list changed (once per list). `changes` holds (kind, entity id, the entity as
-        the store answers it after the write, or None when deleted). Answers the changed lists."""
+        the store answers it after the write, or None when deleted). Other processes serving this
+        gateway are told which entities to re-read (`publish`). Answers the changed lists."""
         changed: set[str] = set()
+        applied = []
         async with self._catalog_lock:  # after a reload in progress, never under it
             for kind, entity_id, after in changes:
                 self.catalog, more = self.catalog.with_change(kind, entity_id, after)
                 changed |= more
+                applied.append([kind, entity_id])
         if announce:
             await self.engine.announce_list_changes(changed)
+        if publish and applied:
+            await self.cluster.publish({"type": "entities", "changes": applied})
         return changed
+
+    async def _changed_elsewhere(self, event: dict) -> None:
+        """Apply what another process serving this gateway published (`forge.cluster`)."""
+        kind = event.get("type")
+        if kind == "entities":
+            changes = []
+            for entity_kind, entity_id in event.get("changes") or ():
+                try:
+                    changes.append((entity_kind, entity_id, await self.store.get(entity_kind, entity_id)))
+                except NotFound:
+                    changes.append((entity_kind, entity_id, None))
+            await self.apply_catalog_changes(changes, publish=False)
+        elif kind == "reload":
+            await self.reload_catalog(publish=False)
+        elif kind == "resource_updated":
+            await self.engine.announce_resource_updated(event["uri"])
+        elif kind == "session":
+            self.engine.sessions.changed_elsewhere(event["id"], event.get("state"))
 
     async def resource_updated(self, uri: str) -> None:
         """A resource's content changed: forget its cached reads and notify its subscribers."""
         await self.cache.delete(f"resource:{uri}")
         await self.engine.announce_resource_updated(uri)
+        await self.cluster.publish({"type": "resource_updated", "uri": uri})
 
     async def entity_written(self, kind: str, before: dict | None, after: dict | None, principal) -> None:
         """Tell plugins about a committed catalog change (`forge_after_entity_write`)."""

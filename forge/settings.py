@@ -37,7 +37,14 @@ class Settings(BaseSettings):
         "sqlite:///./forge.db", description="SQLAlchemy URL; sqlite:// and postgresql:// get async drivers."
     )
     cache_type: Literal["memory", "redis"] = Field("memory", description="Cache backend.")
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL when CACHE_TYPE=redis.")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis URL when CACHE_TYPE=redis: the cache, and how workers and replicas share catalog "
+        "changes and MCP sessions.",
+    )
+    redis_prefix: str = Field(
+        "forge", min_length=1, description="Prefix of Forge's Redis keys and channel; one per gateway sharing a Redis."
+    )
     cache_ttl: int = Field(60, ge=0, description="Seconds a cached resource read stays fresh.")
     mcp_result_ttl_ms: int = Field(
         0,

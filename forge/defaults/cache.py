@@ -18,6 +18,6 @@ def forge_cache(gateway):
             port=url.port or 6379,
             db=int((url.path or "/0").strip("/") or 0),
             password=url.password,
-            namespace="forge",
+            namespace=settings.redis_prefix,
         )
     return Cache(Cache.MEMORY, namespace="forge")

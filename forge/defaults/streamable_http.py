@@ -115,7 +115,7 @@ class StreamableHttp:
         except McpError as failure:
             await http.send_json(send, 400, jsonrpc.error(message_id(body), failure))
             return
-        session, opened = self._session_for(message, headers, principal, server_id)
+        session, opened = await self._session_for(message, headers, principal, server_id)
         routing = {name: headers[name] for name in ROUTING_HEADERS if name in headers}
         stream = http.SseStream(send, receive) if http.accepts(headers, "text/event-stream") and not self.stateless else None
         connection = Connection(
@@ -137,7 +137,7 @@ class StreamableHttp:
             await self._listen(stream, answer, send)
             return
         if opened is not None and "error" in answer:
-            self.engine.sessions.close(opened.id)
+            await self.engine.sessions.end(opened.id)
             opened = None
         extra = [(b"mcp-session-id", opened.id.encode())] if opened is not None else []
         status = self._status(answer, session)
@@ -172,7 +172,7 @@ class StreamableHttp:
             return HUNG_UP
         return answer
 
-    def _session_for(self, message, headers, principal, server_id) -> tuple[Session | None, Session | None]:
+    async def _session_for(self, message, headers, principal, server_id) -> tuple[Session | None, Session | None]:
         """(the session serving this message, the one opened for it if it is `initialize`)."""
         params = message.get("params") if isinstance(message.get("params"), dict) else {}
         meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
@@ -182,20 +182,21 @@ class StreamableHttp:
             return Session(id="", principal=principal, server_id=server_id, protocol_version=LATEST_HANDSHAKE, initialized=True), None
         session_id = headers.get("mcp-session-id")
         if session_id and not self.stateless:
-            session = self._existing_session(session_id, principal, server_id)
+            session = await self._existing_session(session_id, principal, server_id)
             if version is not None and version not in HANDSHAKE_VERSIONS:
                 raise HttpError(400, INVALID_REQUEST, f"Bad Request: unsupported MCP-Protocol-Version {version!r}")
             return session, None
         if META_PROTOCOL_VERSION in meta or is_modern(version):
             return None, None  # the stateless revision
         if message.get("method") == "initialize" and not self.stateless:
-            session = self.engine.sessions.open(principal, server_id)
+            session = self.engine.sessions.open(principal, server_id, shared=True)
             return session, session
         raise HttpError(400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id (send initialize first)")
 
-    def _existing_session(self, session_id: str, principal, server_id) -> Session:
-        """The open session with this id, opened by this principal on this endpoint; else 404."""
-        session = self.engine.sessions.get(session_id, principal)
+    async def _existing_session(self, session_id: str, principal, server_id) -> Session:
+        """The open session with this id, opened by this principal on this endpoint (here, or in
+        another process sharing the session store); else 404."""
+        session = await self.engine.sessions.find(session_id, principal)
         if session is None or session.server_id != server_id:
             raise HttpError(404, -32001, "Session not found")
         return session
@@ -264,7 +265,7 @@ class StreamableHttp:
             raise HttpError(405, INVALID_REQUEST, "Method not allowed: no stream without a session", [(b"allow", b"POST")])
         if not http.accepts(headers, "text/event-stream"):
             raise HttpError(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
-        session = self._existing_session(session_id, principal, server_id)
+        session = await self._existing_session(session_id, principal, server_id)
         if session.listeners:
             raise HttpError(409, INVALID_REQUEST, "Conflict: this session already has a stream open")
         last = headers.get("last-event-id")
@@ -298,8 +299,8 @@ class StreamableHttp:
         session_id = headers.get("mcp-session-id")
         if not session_id:
             raise HttpError(400, INVALID_REQUEST, "Bad Request: missing Mcp-Session-Id")
-        self._existing_session(session_id, principal, server_id)
-        self.engine.sessions.close(session_id)
+        await self._existing_session(session_id, principal, server_id)
+        await self.engine.sessions.end(session_id)
         await http.send_bytes(send, 200, b"", [])
 
 

@@ -33,6 +33,8 @@ log = logging.getLogger("forge.mcp")
 
 # Methods a handshake-era session may call before `initialize` has been answered.
 BEFORE_INITIALIZE = frozenset({"initialize", "ping"})
+# Methods that change what a session remembers: a shared session is saved after each.
+SESSION_CHANGING = frozenset({"initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
 
 
 class McpEngine:
@@ -86,6 +88,8 @@ class McpEngine:
                 return None
             context = self._context(message, connection)
             result = await self._dispatch(message["method"], message.get("params") or {}, context)
+            if message["method"] in SESSION_CHANGING and connection.session is not None:
+                await self.sessions.save(connection.session)
             if isinstance(result, Subscription):
                 return result  # a stream the transport writes out (subscriptions/listen)
             return jsonrpc.result(request_id, result)

@@ -1,0 +1,169 @@
+"""Many Forge processes serving as one: catalog changes and handshake-era sessions shared over Redis.
+
+Layer: kernel, beside the gateway, which picks and starts it: `Cluster` (one process: nothing to
+share) with the memory cache, `RedisCluster` on REDIS_URL with CACHE_TYPE=redis, so workers of
+one `forge serve --workers N` and replicas behind a load balancer (no sticky sessions) agree.
+Nothing here is a hook: the gateway calls `publish`, and hands `start` the function that applies
+what other processes published; the session registry calls the session methods.
+
+Why Redis pub/sub rather than PostgreSQL LISTEN/NOTIFY: sessions need a shared store as well, and
+Redis is both; it works the same with SQLite on one host; and NOTIFY would hold one connection
+per process outside SQLAlchemy's pool. Pub/sub is fire-and-forget, so a process that loses its
+subscription reloads the whole catalog once it is back (what it missed is then in the store).
+
+Events, JSON on the channel `{prefix}:events`, each tagged with the sender's id (a process ignores
+its own): `{"type": "entities", "changes": [[kind, id], ...]}` (re-read those entities),
+`{"type": "reload"}`, `{"type": "resource_updated", "uri": ...}`, `{"type": "session", "id": ...,
+"state": {...} | null}` (a session changed, or ended). A session's state is the key
+`{prefix}:session:{id}`, expiring when the session has been idle as long as the registry allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+import orjson
+
+log = logging.getLogger("forge.cluster")
+
+RECONNECT_SECONDS = 1.0
+START_SECONDS = 10.0
+
+OnEvent = Callable[[dict], Awaitable[None]]
+
+
+class ClusterUnavailable(Exception):
+    """The shared channel cannot be reached at start; the message names the setting."""
+
+
+class Cluster:
+    """A process on its own: nothing is published, no session is found elsewhere."""
+
+    shared = False
+
+    async def start(self, on_event: OnEvent) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def publish(self, event: dict) -> None:
+        pass
+
+    async def load_session(self, session_id: str) -> dict | None:
+        return None
+
+    async def save_session(self, session_id: str, state: dict, ttl_seconds: float) -> None:
+        pass
+
+    async def touch_session(self, session_id: str, ttl_seconds: float) -> None:
+        pass
+
+    async def delete_session(self, session_id: str) -> None:
+        pass
+
+
+class RedisCluster(Cluster):
+    """Processes sharing one Redis: events on one channel, session states as expiring keys."""
+
+    shared = True
+
+    def __init__(self, redis_url: str, prefix: str):
+        self.redis_url = redis_url
+        self.prefix = prefix
+        self.channel = f"{prefix}:events"
+        self.sender = secrets.token_hex(8)
+        self.redis = None
+        self._listener: asyncio.Task | None = None
+
+    async def start(self, on_event: OnEvent) -> None:
+        from redis import asyncio as aioredis  # the `redis` extra; only with CACHE_TYPE=redis
+
+        self.redis = aioredis.from_url(self.redis_url)
+        subscribed = asyncio.Event()
+        self._listener = asyncio.create_task(self._listen(on_event, subscribed))
+        try:
+            await asyncio.wait_for(subscribed.wait(), START_SECONDS)  # later changes reach this process
+        except TimeoutError:
+            await self.stop()
+            raise ClusterUnavailable(
+                f"cannot subscribe to Redis at REDIS_URL within {START_SECONDS:g} s (CACHE_TYPE=redis shares "
+                "catalog changes and sessions through it)"
+            ) from None
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def publish(self, event: dict) -> None:
+        try:
+            await self.redis.publish(self.channel, orjson.dumps({**event, "from": self.sender}))
+        except Exception as error:  # the write is committed; the others catch up when Redis is back
+            log.warning("could not tell the other Forge processes of a change: %s", error)
+
+    async def _listen(self, on_event: OnEvent, subscribed: asyncio.Event) -> None:
+        first = True
+        while True:
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    subscribed.set()
+                    if not first:  # events published while this process was away are lost
+                        await on_event({"type": "reload"})
+                    first = False
+                    async for message in pubsub.listen():
+                        await self._deliver(on_event, message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("Redis subscription lost (%s); retrying in %gs", error, RECONNECT_SECONDS)
+                await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _deliver(self, on_event: OnEvent, message: dict) -> None:
+        if message.get("type") != "message":
+            return
+        try:
+            event = orjson.loads(message["data"])
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(event, dict) or event.get("from") == self.sender:
+            return
+        try:
+            await on_event(event)  # one at a time, in order: a later change is applied last
+        except Exception:
+            log.exception("could not apply a change another Forge process made: %s", event.get("type"))
+
+    # --- handshake-era sessions ---
+
+    def _session_key(self, session_id: str) -> str:
+        return f"{self.prefix}:session:{session_id}"
+
+    async def load_session(self, session_id: str) -> dict | None:
+        data = await self.redis.get(self._session_key(session_id))
+        return orjson.loads(data) if data else None
+
+    async def save_session(self, session_id: str, state: dict, ttl_seconds: float) -> None:
+        await self.redis.set(self._session_key(session_id), orjson.dumps(state), ex=max(1, int(ttl_seconds)))
+        await self.publish({"type": "session", "id": session_id, "state": state})
+
+    async def touch_session(self, session_id: str, ttl_seconds: float) -> None:
+        await self.redis.expire(self._session_key(session_id), max(1, int(ttl_seconds)))
+
+    async def delete_session(self, session_id: str) -> None:
+        await self.redis.delete(self._session_key(session_id))
+        await self.publish({"type": "session", "id": session_id, "state": None})
+
+
+def cluster_for(settings) -> Cluster:
+    """RedisCluster with CACHE_TYPE=redis (workers and replicas share it), else a lone Cluster."""
+    if settings.cache_type == "redis":
+        return RedisCluster(settings.redis_url, settings.redis_prefix)
+    return Cluster()

@@ -1,4 +1,5 @@
-"""Default plugin: the kernel's commands — `forge serve`, `forge db upgrade`, `forge plugins`."""
+"""Default plugin: the kernel's commands — `forge serve` (Hypercorn, uvicorn or Granian), `forge db upgrade`,
+`forge plugins`."""
 
 from __future__ import annotations
 
@@ -36,31 +37,85 @@ def upgrade_database(settings) -> None:
         raise SettingsError(f"cannot open the database at DATABASE_URL ({type(error).__name__}: {error})") from None
 
 
+SERVERS = ("hypercorn", "uvicorn", "granian")
+APP_FACTORY = "forge.app:app_factory"
+
+
 @click.command()
 @click.option("--host", help="Address to bind (default: HOST).")
 @click.option("--port", type=int, help="Port to bind (default: PORT).")
-@click.option("--workers", type=int, help="Worker processes (default: WORKERS).")
-def serve(host, port, workers):
-    """Run the gateway with Hypercorn."""
-    from hypercorn.config import Config
-    from hypercorn.run import run
+@click.option("--workers", type=int, help="Worker processes (default: WORKERS); more than one needs CACHE_TYPE=redis.")
+@click.option(
+    "--server", type=click.Choice(SERVERS), default="hypercorn", show_default=True,
+    help="ASGI server: uvicorn and granian are extras (pip install 'forge-gateway[uvicorn]').",
+)
+def serve(host, port, workers, server):
+    """Run the gateway with Hypercorn, uvicorn or Granian.
 
+    Workers share nothing but the database and the cache: with CACHE_TYPE=redis they tell each
+    other of catalog changes and continue each other's MCP sessions (`forge.cluster`)."""
     from forge.app import create_app
     from forge.logs import configure_logging
+    from forge.settings import SettingsError
 
     settings = _settings(host=host, port=port, workers=workers)
+    if settings.workers > 1 and settings.cache_type != "redis":
+        raise SettingsError(
+            f"WORKERS={settings.workers} needs CACHE_TYPE=redis: workers share catalog changes and sessions through Redis"
+        )
+    run = {"hypercorn": _hypercorn, "uvicorn": _uvicorn, "granian": _granian}[server]
     configure_logging(settings)
     create_app(settings)  # fail here, with one line, on a bad plugin or setting
     upgrade_database(settings)
+    click.echo(
+        f"Forge listening on http://{settings.host}:{settings.port} with {server}, {settings.workers} worker(s) "
+        "(MCP at /mcp, API docs at /docs)",
+        err=True,
+    )
+    run(settings)
+
+
+def _missing(server: str) -> None:
+    from forge.settings import SettingsError
+
+    raise SettingsError(f"--server {server} needs {server} installed: pip install 'forge-gateway[{server}]'")
+
+
+def _hypercorn(settings) -> None:
+    from hypercorn.config import Config
+    from hypercorn.run import run
+
     config = Config()
-    config.application_path = "forge.app:app_factory()"
+    config.application_path = f"{APP_FACTORY}()"
     config.bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
     config.workers = 0 if settings.workers == 1 else settings.workers  # 0: serve in this process
     config.accesslog = None
     config.graceful_timeout = 10
     config.include_server_header = False
-    click.echo(f"Forge listening on http://{settings.host}:{settings.port} (MCP at /mcp, API docs at /docs)", err=True)
     run(config)
+
+
+def _uvicorn(settings) -> None:
+    try:
+        import uvicorn
+    except ImportError:
+        _missing("uvicorn")
+    uvicorn.run(
+        APP_FACTORY, factory=True, host=settings.host, port=settings.port, workers=settings.workers,
+        access_log=False, log_level="warning", server_header=False, timeout_graceful_shutdown=10,
+    )
+
+
+def _granian(settings) -> None:
+    try:
+        from granian import Granian
+        from granian.constants import Interfaces
+    except ImportError:
+        _missing("granian")
+    Granian(
+        APP_FACTORY, factory=True, address=settings.host, port=settings.port, interface=Interfaces.ASGI,
+        workers=settings.workers, log_access=False, workers_kill_timeout=10,
+    ).serve()
 
 
 @click.group()

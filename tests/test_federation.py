@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from mcp import Client
+from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import free_port
@@ -29,16 +29,27 @@ UPSTREAM = HERE / "federation_upstream.py"
 
 
 class UpstreamProcess:
-    """tests/federation_upstream.py serving streamable HTTP on a fixed port (restartable there)."""
+    """tests/federation_upstream.py serving HTTP on a fixed port (restartable there)."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, transport: str = "http", *options: str):
         self.name = name
+        self.transport = transport
+        self.options = options
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        self.url = f"http://127.0.0.1:{self.port}/{'sse' if transport == 'sse' else 'mcp'}"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> UpstreamProcess:
-        command = [sys.executable, str(UPSTREAM), "http", "--port", str(self.port), "--name", self.name]
+        command = [
+            sys.executable,
+            str(UPSTREAM),
+            self.transport,
+            "--port",
+            str(self.port),
+            "--name",
+            self.name,
+        ]
+        command += self.options
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -65,8 +76,8 @@ class UpstreamProcess:
 def upstream():
     started: list[UpstreamProcess] = []
 
-    def start(name: str) -> UpstreamProcess:
-        started.append(UpstreamProcess(name).start())
+    def start(name: str, transport: str = "http", *options: str) -> UpstreamProcess:
+        started.append(UpstreamProcess(name, transport, *options).start())
         return started[-1]
 
     yield start
@@ -203,6 +214,38 @@ def test_a_stdio_upstream_is_started_restarted_when_it_dies_and_ended_with_forge
     forge.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(second, 0)
+
+
+async def test_a_handshake_era_upstream_is_spoken_to_in_its_era_with_its_requests_relayed(forge, upstream):
+    record = register(forge, name="old", url=upstream("old", "http", "--handshake-only").url)
+    assert (record["state"], record["capabilities"]["protocolVersion"]) == ("healthy", "2025-11-25")
+    progress, logs = [], []
+
+    async def on_progress(value, total, message):
+        progress.append(value)
+
+    async def on_log(params):
+        logs.append(params.data)
+
+    async def elicit(context, params):
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    async with connect(forge, "legacy", logging_callback=on_log, elicitation_callback=elicit) as client:
+        counted = await client.call_tool("old.count", {"n": 3}, progress_callback=on_progress)
+        assert counted.content[0].text == "counted to 3"
+        assert (progress, logs) == ([1, 2, 3], ["step 1", "step 2", "step 3"])
+        asked = await client.call_tool("old.ask_name", {})
+        assert asked.content[0].text == "hello Ada"
+    async with connect(forge, "auto") as client:
+        assert (await client.call_tool("old.echo", {"text": "new client"})).content[
+            0
+        ].text == "old: new client"
+
+
+def test_an_sse_upstream_is_connected_over_its_event_stream(forge, upstream):
+    record = register(forge, name="legacy", url=upstream("legacy", "sse").url, transport="sse")
+    assert record["state"] == "healthy", record["last_error"]
+    assert text(call(forge, "legacy.echo", {"text": "over sse"})) == "legacy: over sse"
 
 
 def _pid_from(result: dict) -> int | None:
@@ -386,7 +429,7 @@ def test_the_admin_panel_lists_gateways_with_their_health_escaped(forge, upstrea
     page = forge.run(fragment(_federation(forge)))
     assert '<tr data-state="healthy"><td>alpha</td>' in page
     assert "&lt;b&gt;bad&lt;/b&gt;" in page and "<b>bad" not in page
-    assert "6 tools, 1 prompts, 1 resources" in page
+    assert "8 tools, 1 prompts, 1 resources" in page
     assert _federation(forge).instance_id in page
 
 

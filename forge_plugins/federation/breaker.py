@@ -44,6 +44,10 @@ class Breaker:
     def succeeded(self) -> None:
         self.failures, self.opened_at, self.trying = 0, None, False
 
+    def abandoned(self) -> None:
+        """A call ended without telling whether the upstream works (its client left)."""
+        self.trying = False
+
     def failed(self) -> None:
         self.failures += 1
         self.trying = False

@@ -43,6 +43,7 @@ class Federation:
         self.adapter = FederationAdapter(self)
         self.upstreams: dict[str, Upstream] = {}
         self._loops: list[asyncio.Task] = []
+        self._writing = asyncio.Lock()  # imports write one at a time
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -142,23 +143,20 @@ class Federation:
             "capabilities": server.get("capabilities") or {},
             "instance": meta.get(INSTANCE_META),
         }
-        await self.import_catalog(
-            upstream,
-            session,
-            announce=set(),
-            fields={
-                "state": "healthy",
-                "last_seen": utcnow(),
-                "latency_ms": round(latency_ms, 1),
-                "capabilities": described,
-            },
-        )
+        fields = {
+            "state": "healthy",
+            "last_seen": utcnow(),
+            "latency_ms": round(latency_ms, 1),
+            "capabilities": described,
+        }
+        async with upstream.sync_lock:  # a list_changed arriving meanwhile waits for this import
+            await self.import_catalog(upstream, session, announce=set(), fields=fields)
 
     async def import_catalog(self, upstream: Upstream, session, *, announce: set[str], fields=None) -> None:
         """Import the upstream's catalog, record `fields` and any warning on the gateway row, then
         rebuild the catalog; lists in `announce` are announced even when nothing changed."""
         job = Import(self.gateway.store, upstream.record, self.instance_id)
-        changed = await job.run(session, self.timeout)
+        changed = await job.run(session, self.timeout, self._writing)
         fields = dict(fields or {})
         warning = "; ".join(job.warnings) or None
         if warning != upstream.record.get("last_error") or fields:

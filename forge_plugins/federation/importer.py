@@ -19,6 +19,7 @@ and is skipped, and a gateway that turns out to be this Forge itself is refused 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -157,15 +158,21 @@ class Import:
         self.warnings: list[str] = []
         self.changed = False
 
-    async def run(self, session, timeout: float) -> bool:
+    async def run(self, session, timeout: float, writing: asyncio.Lock) -> bool:
+        """Fetch what the upstream offers, then, holding `writing` (one import writes at a time, so
+        two upstreams' same names are settled in turn), write the differences."""
         upstream = upstream_instance(session)
         if upstream == self.own:
             raise SelfLoop("this gateway leads back to this Forge itself; nothing is imported from it")
         lists = await offered(session, timeout)
+        async with writing:
+            await self._write_all(lists, upstream)
+        return self.changed
+
+    async def _write_all(self, lists: dict[str, list[dict]], upstream: str | None) -> None:
         await self._named("tools", lists["tools"], upstream, tool_values)
         await self._named("prompts", lists["prompts"], upstream, prompt_values)
         await self._resources(lists["resources"], lists["templates"], upstream)
-        return self.changed
 
     async def _rows(self, kind: str, **filters) -> list[dict]:
         rows, _ = await self.store.list(kind, offset=0, limit=ALL, filters=filters or None)

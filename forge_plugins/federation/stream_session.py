@@ -76,6 +76,7 @@ class StreamSession:
         self._reader: asyncio.Task | None = None
         self._closed = asyncio.Event()
         self._on_change: Notify | None = None
+        self._sending: set[asyncio.Task] = set()
 
     async def __aenter__(self) -> Self:
         self._reader = asyncio.create_task(self._read())
@@ -153,18 +154,25 @@ class StreamSession:
             await self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
             async with asyncio.timeout(timeout):
                 return answer_of(await pending.answer)
-        except TimeoutError:
-            with contextlib.suppress(Exception):  # tell the upstream to stop working on it
-                await self._send(
-                    {
-                        "jsonrpc": "2.0",
-                        "method": "notifications/cancelled",
-                        "params": {"requestId": request_id, "reason": "timed out"},
-                    }
-                )
+        except (TimeoutError, asyncio.CancelledError) as stopped:
+            # Tell the upstream to stop working on it, without waiting here for the channel.
+            reason = "timed out" if isinstance(stopped, TimeoutError) else "cancelled by the client"
+            cancel = {
+                "jsonrpc": "2.0",
+                "method": "notifications/cancelled",
+                "params": {"requestId": request_id, "reason": reason},
+            }
+            task = asyncio.create_task(self._send(cancel))
+            self._sending.add(task)
+            task.add_done_callback(self._finish_send)
             raise
         finally:
             self._pending.pop(request_id, None)
+
+    def _finish_send(self, task: asyncio.Task) -> None:
+        self._sending.discard(task)
+        if not task.cancelled():
+            task.exception()  # a cancel that could not be sent: the upstream is gone anyway
 
     async def _send(self, message: dict) -> None:
         try:

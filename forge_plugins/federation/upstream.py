@@ -45,7 +45,7 @@ class Upstream:
         self._task: asyncio.Task | None = None
         self._attempted = asyncio.Event()
         self._reconnect = asyncio.Event()
-        self._sync_lock = asyncio.Lock()
+        self.sync_lock = asyncio.Lock()
         self._background: set[asyncio.Task] = set()
 
     @property
@@ -143,7 +143,7 @@ class Upstream:
     async def sync(self, announce: set[str] = frozenset()) -> None:
         """Re-import the catalog; `announce` names lists to announce as changed even if the import
         finds no difference (the upstream said so, and its clients may know better)."""
-        async with self._sync_lock:
+        async with self.sync_lock:
             session = self.session
             if session is None:
                 return
@@ -203,6 +203,9 @@ class Upstream:
                 if attempt + 1 < attempts:
                     continue
                 raise UpstreamFailure(f"upstream {self.name!r} is unreachable: {error}") from None
+            except BaseException:  # the client left (cancelled), or worse: this call proved nothing
+                self.breaker.abandoned()
+                raise
             self.breaker.succeeded()
             return result
         raise AssertionError("unreachable")

@@ -13,6 +13,7 @@ import socket
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class FederationSettings(BaseSettings):
@@ -38,15 +39,22 @@ def settings_of(gateway) -> FederationSettings:
 
 
 def instance_id(gateway) -> str:
-    """Who this Forge is to its peers: FEDERATION_INSTANCE_ID, else a digest of the host, the
-    database and the port, stable across restarts, so an entity that travelled through this
-    gateway is recognised when a peer offers it back."""
+    """Who this Forge is to its peers: FEDERATION_INSTANCE_ID, else a digest of its database and
+    port, stable across restarts, so an entity that travelled through this gateway is recognised
+    when a peer offers it back. Processes sharing a remote database (workers, replicas) are one
+    instance; a database on this host (SQLite, a local server) adds the host name, so two
+    machines with the same local setup are not mistaken for one."""
     configured = settings_of(gateway).instance_id
     if configured:
         return configured
     kernel = gateway.settings
-    database = kernel.database_url
-    if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
-        database = "sqlite:///" + os.path.abspath(database.removeprefix("sqlite:///"))
-    material = f"{socket.gethostname()}\0{database}\0{kernel.port}".encode()
-    return hashlib.sha256(material).hexdigest()[:16]
+    url = make_url(kernel.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        url = url.set(database=os.path.abspath(url.database))
+    local = url.get_backend_name() == "sqlite" or (url.host or "localhost") in (
+        "localhost",
+        "127.0.0.1",
+        "::1",
+    )
+    place = url.render_as_string(hide_password=True) + (f"@{socket.gethostname()}" if local else "")
+    return hashlib.sha256(f"{place}\0{kernel.port}".encode()).hexdigest()[:16]

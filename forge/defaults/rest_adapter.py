@@ -34,6 +34,7 @@ PLACES = frozenset({"query", "header", "body"})
 NO_BODY = object()
 ERROR_BODY_CHARS = 2000  # how much of a failed answer the client sees
 MAX_CONNECTIONS = 256  # open connections to all upstreams together; more calls wait for one
+PLANS_KEPT = 10_000  # tools whose parsed URL template and placements are kept between calls
 KEEPALIVE_SECONDS = 15.0  # an idle upstream connection is closed after this
 
 
@@ -41,6 +42,9 @@ class RestAdapter:
     def __init__(self, timeout: float):
         self.timeout = timeout
         self.client: aiohttp.ClientSession | None = None
+        # id(tool) -> (tool, its plan): a catalog's tool dicts live until a write replaces them,
+        # so each is parsed once, not on every call; holding the tool keeps its id from reuse.
+        self._plans: dict[int, tuple[Mapping[str, Any], tuple]] = {}
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS)
@@ -53,9 +57,7 @@ class RestAdapter:
             await self.client.close()
 
     async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any], invocation=None) -> dict:
-        method = (tool.get("method") or "POST").upper()
-        template = UriTemplate(tool["url"])
-        placed = placements(tool.get("input_schema"))
+        method, template, placed = self._plan(tool)
         request: dict[str, Any] = {"headers": dict(tool.get("headers") or {})}
         params, rest, body = {}, {}, NO_BODY
         for key, value in arguments.items():
@@ -91,6 +93,17 @@ class RestAdapter:
         except (aiohttp.ClientError, ValueError) as failure:  # ValueError: a URL or header aiohttp refuses
             return error_result(f"Tool {tool['name']!r}: the upstream request failed: {failure!r}")
         return self._result(tool, response, content)
+
+    def _plan(self, tool: Mapping[str, Any]) -> tuple[str, UriTemplate, dict[str, tuple[str, str]]]:
+        """(HTTP method, URL template, argument placements) of a tool, parsed once per definition."""
+        kept = self._plans.get(id(tool))
+        if kept is not None and kept[0] is tool:
+            return kept[1]
+        if len(self._plans) >= PLANS_KEPT:
+            self._plans.clear()
+        plan = ((tool.get("method") or "POST").upper(), UriTemplate(tool["url"]), placements(tool.get("input_schema")))
+        self._plans[id(tool)] = (tool, plan)
+        return plan
 
     def _result(self, tool: Mapping[str, Any], response: aiohttp.ClientResponse, content: bytes) -> dict:
         text = _decode(content, response.charset)

@@ -138,7 +138,7 @@ class McpEngine:
         if handler is None:
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}", {"method": method})
         session = context.session
-        if session is None or context.modern:
+        if session is None or context.modern or not session.id:  # no id: /rpc's throwaway, never cancelled
             result = await handler(self.gateway, params, context)
         else:
             result = await self._cancellable(session, context.request_id, handler(self.gateway, params, context))

@@ -24,6 +24,7 @@ from forge.services.uri_templates import UriTemplate
 
 LIST_KINDS = ("tools", "resources", "prompts")
 KINDS = (*LIST_KINDS, "servers", "gateways")
+BULK_CHANGES = 50  # more changes at once are applied by one rebuild (see `Catalog.with_changes`)
 
 
 def tool_definition(tool: Mapping[str, Any]) -> dict:
@@ -255,6 +256,35 @@ class Catalog:
         if kind == "servers":
             return catalog, catalog._server_changed(entity_id, before, after)
         return catalog, catalog._member_changed(kind, entity_id, before, after)
+
+    def with_changes(self, changes) -> tuple[Catalog, set[str]]:
+        """`with_change` for each of `changes` ((kind, id, after), in order), and the lists changed.
+        Past BULK_CHANGES the entities are replaced first and the scopes rebuilt once, in memory:
+        patching suits a few changes, an import of thousands is one rebuild."""
+        changes = list(changes)
+        if len(changes) <= BULK_CHANGES:
+            catalog, changed = self, set()
+            for kind, entity_id, after in changes:
+                catalog, more = catalog.with_change(kind, entity_id, after)
+                changed |= more
+            return catalog, changed
+        entities = {kind: dict(records) for kind, records in self.entities.items()}
+        for kind, entity_id, after in changes:
+            entities[kind].pop(entity_id, None)
+            if after is not None:
+                entities[kind][entity_id] = after
+            elif kind == "gateways":  # the store cascades to what the gateway offered
+                for member_kind in LIST_KINDS:
+                    entities[member_kind] = {i: e for i, e in entities[member_kind].items() if e.get("gateway_id") != entity_id}
+            elif kind in LIST_KINDS:  # and takes a deleted member out of its servers
+                held = f"{kind[:-1]}_ids"
+                for server_id, server in entities["servers"].items():
+                    if entity_id in (server.get(held) or ()):
+                        entities["servers"][server_id] = {**server, held: [i for i in server[held] if i != entity_id]}
+        catalog = Catalog.__new__(Catalog)
+        catalog.entities = entities
+        catalog._build()
+        return catalog, catalog.changed_lists(self)
 
     def _server_changed(self, server_id: str, before: dict | None, after: dict | None) -> set[str]:
         previous = self.servers.pop(server_id, None)

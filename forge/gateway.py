@@ -13,7 +13,7 @@ from typing import Any
 
 import pluggy
 
-from forge.catalog import Catalog
+from forge.catalog import BULK_CHANGES, Catalog
 from forge.cluster import Cluster, cluster_for
 from forge.contracts import AdminPanel, Transport
 from forge.mcp.engine import McpEngine
@@ -160,17 +160,17 @@ class Gateway:
         sessions what list changed (once per list). `changes` holds (kind, entity id, the entity as
         the store answers it after the write, or None when deleted). Other processes serving this
         gateway are told which entities to re-read (`publish`). Answers the changed lists."""
-        changed: set[str] = set()
-        applied = []
+        changes = list(changes)
         async with self._catalog_lock:  # after a reload in progress, never under it
-            for kind, entity_id, after in changes:
-                self.catalog, more = self.catalog.with_change(kind, entity_id, after)
-                changed |= more
-                applied.append([kind, entity_id])
+            self.catalog, changed = self.catalog.with_changes(changes)
         if announce:
             await self.engine.announce_list_changes(changed)
-        if publish and applied:
-            await self.cluster.publish({"type": "entities", "changes": applied})
+        if publish and changes:  # many changes: one reload each, not thousands of reads
+            await self.cluster.publish(
+                {"type": "entities", "changes": [[kind, entity_id] for kind, entity_id, _ in changes]}
+                if len(changes) <= BULK_CHANGES
+                else {"type": "reload"}
+            )
         return changed
 
     async def _changed_elsewhere(self, event: dict) -> None:

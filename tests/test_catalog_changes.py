@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import random
 
-from forge.catalog import LIST_KINDS, Catalog
+from forge.catalog import BULK_CHANGES, LIST_KINDS, Catalog
 
 NATURAL_KEYS = {"tools": "name", "prompts": "name", "resources": "uri", "servers": "name", "gateways": "name"}
 
@@ -49,11 +49,9 @@ def visible(catalog: Catalog) -> dict:
     return {"all": of(catalog.all), **{sid: of(scope) for sid, scope in catalog.servers.items()}}
 
 
-def test_a_patched_catalog_equals_one_rebuilt_from_the_store_after_every_write():
-    rng = random.Random(7)
-    snapshot = {kind: [] for kind in NATURAL_KEYS}
-    catalog = Catalog(snapshot)
-    for _ in range(2000):
+def random_writes(rng: random.Random, snapshot: dict, count: int):
+    """`count` writes the store would accept, applied to `snapshot`: each (kind, id, after)."""
+    for _ in range(count):
         kind = rng.choice(["tools", "tools", "resources", "prompts", "servers", "gateways"])
         action = rng.choice(["create", "create", "update", "delete"]) if snapshot[kind] else "create"
         if action == "delete":
@@ -75,12 +73,32 @@ def test_a_patched_catalog_equals_one_rebuilt_from_the_store_after_every_write()
                 continue  # the store refuses a taken name
             snapshot[kind] = [e for e in snapshot[kind] if e["id"] != after["id"]] + [after]
             entity_id = after["id"]
+        yield kind, entity_id, copy.deepcopy(after)
 
-        patched, announced = catalog.with_change(kind, entity_id, copy.deepcopy(after))
+
+def test_a_patched_catalog_equals_one_rebuilt_from_the_store_after_every_write():
+    snapshot = {kind: [] for kind in NATURAL_KEYS}
+    catalog = Catalog(snapshot)
+    for kind, entity_id, after in random_writes(random.Random(7), snapshot, 2000):
+        patched, announced = catalog.with_change(kind, entity_id, after)
         rebuilt = Catalog(copy.deepcopy(snapshot))
         assert visible(patched) == visible(rebuilt)
         assert announced == rebuilt.changed_lists(catalog)
         catalog = patched
+
+
+def test_many_writes_at_once_are_one_rebuild_with_the_same_result():
+    rng = random.Random(11)
+    snapshot = {kind: [] for kind in NATURAL_KEYS}
+    list(random_writes(rng, snapshot, 300))
+    catalog = Catalog(copy.deepcopy(snapshot))
+    for size in (3, BULK_CHANGES + 1, 500):
+        writes = list(random_writes(rng, snapshot, size))
+        applied, announced = catalog.with_changes(writes)
+        rebuilt = Catalog(copy.deepcopy(snapshot))
+        assert visible(applied) == visible(rebuilt)
+        assert announced == rebuilt.changed_lists(catalog)
+        catalog = applied
 
 
 def test_a_change_clients_cannot_see_announces_nothing():

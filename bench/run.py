@@ -8,7 +8,7 @@ core; a raw-ASGI echo server under uvicorn (`bench/echo.py`) as the REST tool's 
 the load generator (`bench/loadgen.py`, a tiny asyncio HTTP/1.1 client), both on the second
 core, so Forge has a core to itself. It prints:
 
-(a) tools/call throughput and p50/p99 latency at concurrency 1 and 32, through Forge's /rpc
+(a) tools/call throughput and p50/p99 latency at concurrency 1, 32 and 256, through Forge's /rpc
     (plain JSON-RPC) and /mcp (the stateless 2026-07-28 envelope), against the same client
     calling the echo upstream directly: the direct rows are also the ceiling of the load
     generator, so a reader sees it is not what limits Forge.
@@ -17,6 +17,10 @@ core, so Forge has a core to itself. It prints:
     database; five more are then created through the REST API, which brings them live (each
     API write rebuilds the in-memory catalog), and both costs are reported.
 (c) Forge's resident memory when idle, at start and at each catalog size.
+(d) the same tools/call through ContextForge and through a bare relay (the practical ceiling),
+    with Forge/ContextForge and Forge/ceiling ratios (`bench/compare.py`).
+(e) with --servers: Forge under Hypercorn, uvicorn and Granian.
+(f) Forge's memory with 10,000 open handshake-era sessions.
 
 With --py-spy DIR, a flame graph of Forge is recorded during each tools/call run (py-spy on the
 client core, so it perturbs the figures a little). Every loop is bounded by a count and a time; every child process is ended on exit, Ctrl-C or
@@ -52,6 +56,7 @@ PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 MODERN = "2026-07-28"
 ARGUMENTS = {"text": "hello"}
 API_WRITES_PER_STEP = 5
+LEVELS = (1, 32, 256)  # tools/call concurrency
 START_TIMEOUT = 60.0
 
 
@@ -63,6 +68,9 @@ class Plan:
     max_requests: int = 1_000_000
     max_walks: int = 1_000
     profile_dir: Path | None = None
+    contextforge: bool = True
+    servers: tuple[str, ...] = ()
+    sessions: int = 10_000
 
     @property
     def sizes(self) -> list[int]:
@@ -135,10 +143,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_http(child: subprocess.Popen, port: int, path: str, what: str, children: Children, name: str) -> float:
+def wait_for_http(
+    child: subprocess.Popen, port: int, path: str, what: str, children: Children, name: str, timeout: float = START_TIMEOUT
+) -> float:
     """Seconds until GET `path` answers 200; fails with the child's log when it does not."""
     started = time.perf_counter()
-    while time.perf_counter() - started < START_TIMEOUT:
+    while time.perf_counter() - started < timeout:
         if child.poll() is not None:
             raise RuntimeError(f"{what} exited with {child.returncode}:\n{children.log_tail(name)}")
         with contextlib.suppress(OSError, http.client.HTTPException):
@@ -148,7 +158,7 @@ def wait_for_http(child: subprocess.Popen, port: int, path: str, what: str, chil
                 connection.close()
                 return time.perf_counter() - started
         time.sleep(0.05)
-    raise RuntimeError(f"{what} did not answer within {START_TIMEOUT:g} s:\n{children.log_tail(name)}")
+    raise RuntimeError(f"{what} did not answer within {timeout:g} s:\n{children.log_tail(name)}")
 
 
 def memory_mib(pid: int) -> tuple[float, float]:
@@ -304,6 +314,10 @@ class Bench:
             os.sched_setaffinity(0, {self.client_core})
         self.echo = self.children.start("echo", [sys.executable, str(BENCH / "echo.py"), str(self.echo_port)], self.client_core)
         wait_for_http(self.echo, self.echo_port, "/", "the echo server", self.children, "echo")
+        return self.start_forge()
+
+    def start_forge(self) -> float:
+        """Start Forge (again, after `stop_forge`); answer the seconds until /health answered."""
         env = {k: v for k, v in os.environ.items() if not self._forge_setting(k)}
         env.update(
             AUTH_REQUIRED="false", DATABASE_URL=f"sqlite:///{self.database}", PORT=str(self.forge_port),
@@ -323,6 +337,11 @@ class Bench:
 
     def stop(self) -> None:
         self.children.stop_all()
+
+    def stop_forge(self) -> None:
+        self.forge.terminate()
+        self.forge.wait(30)
+        self.children.running = [(name, child) for name, child in self.children.running if child is not self.forge]
 
     # --- measuring ---
 
@@ -385,13 +404,21 @@ class Bench:
         return seconds
 
     def grow_catalog(self, target: int) -> dict:
-        """Bulk-insert up to `target` less a few, then create the last few through the API."""
+        """Bulk-insert up to `target` less a few while Forge is stopped (a write behind Forge's back
+        reaches its catalog at start-up), then create the last few through the API."""
         bulk = max(0, target - self.tool_count - API_WRITES_PER_STEP)
         tools = [filler_tool(self.tool_count + i, self.echo_url) for i in range(bulk)]
-        inserted = bulk_insert(self.database, tools) if tools else 0.0
+        restart = 0.0
+        if tools:
+            self.stop_forge()
+            inserted = bulk_insert(self.database, tools)
+            restart = self.start_forge()
+        else:
+            inserted = 0.0
         self.tool_count += bulk
         writes = self.register_through_api(target - self.tool_count)
-        return {"bulk": bulk, "bulk_s": inserted, "api": len(writes), "api_ms": [s * 1000 for s in writes]}
+        return {"bulk": bulk, "bulk_s": inserted, "restart_s": restart, "api": len(writes),
+                "api_ms": [s * 1000 for s in writes]}
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -419,6 +446,7 @@ ECHO_TOOL = {"name": "echo", "description": "Echo the arguments.", "method": "PO
 
 def run(plan: Plan, folder: Path) -> list[str]:
     """Take every measurement; answer the report's lines."""
+    import compare
     from echo import http_implementation
 
     bench = Bench(plan, folder)
@@ -436,11 +464,12 @@ def run(plan: Plan, folder: Path) -> list[str]:
         out += [f"start   : Forge answered /health {started_in:.2f} s after `forge serve` began", ""]
 
         calls = {}  # (a)
-        for concurrency in (1, 32):
+        for concurrency in LEVELS:
             for label, target in call_targets(bench.echo_port, bench.forge_port):
                 calls[label, concurrency] = bench.load(target, concurrency, label)
         memory[f"after the tools/call runs, {plan.sizes[0]} tools"] = bench.idle_memory()
         out += report_calls(calls)
+        comparison = compare_phase(bench, plan, {c: calls["Forge /rpc", c] for c in LEVELS})  # (d), (e)
 
         lists, growth = {}, {}  # (b)
         headers, body = modern("tools/list", {})
@@ -457,6 +486,9 @@ def run(plan: Plan, folder: Path) -> list[str]:
 
         out += ["", "(c) Forge's resident memory when idle (VmRSS, and its peak so far, VmHWM)"]
         out += table(["when", "RSS MiB", "peak MiB"], [[when, number(rss, 1), number(peak, 1)] for when, (rss, peak) in memory.items()])
+        out += comparison
+        if plan.sessions:  # (f), last: the sessions stay open
+            out += compare.report_sessions(*compare.session_memory(bench, plan.sessions))
         load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
         out += ["", f"load average at the end: {load}"]
         if bench.notes:
@@ -464,6 +496,18 @@ def run(plan: Plan, folder: Path) -> list[str]:
         return out
     finally:
         bench.stop()
+
+
+def compare_phase(bench: Bench, plan: Plan, forge_rpc: dict) -> list[str]:
+    """(d) ContextForge and the ceiling beside Forge's /rpc figures; (e) Forge under each server."""
+    import compare
+
+    top = compare.ceiling(bench, LEVELS)
+    theirs, note = compare.contextforge_or_reason(bench, LEVELS) if plan.contextforge else (None, "ContextForge: skipped")
+    out = compare.report_comparison(forge_rpc, top, theirs, note)
+    if plan.servers:
+        out += compare.report_servers(compare.servers(bench, list(plan.servers), LEVELS))
+    return out
 
 
 def report_calls(calls: dict) -> list[str]:
@@ -548,7 +592,8 @@ def report_lists(lists: dict, call_small: dict, call_top: dict) -> list[str]:
 
 
 def report_registration(writes: dict, growth: dict) -> list[str]:
-    out = ["", "Registering the tools (each API write rebuilds Forge's in-memory catalog from the database)"]
+    out = ["", "Registering the tools (each API write patches Forge's in-memory catalog; rows inserted behind its back",
+           "are read at start-up, so Forge is restarted after each bulk insert)"]
     rows = [
         ["1 by POST /tools", "0 -> 1", number(writes["first"], 1), number(writes["first"], 0)],
         [f"{len(writes['small'])} by POST /tools", f"1 -> {1 + len(writes['small'])}",
@@ -558,14 +603,15 @@ def report_registration(writes: dict, growth: dict) -> list[str]:
     for size, step in growth.items():
         bulk_to = before + step["bulk"]
         rows.append([f"{step['bulk']:,} by bulk SQL insert", f"{before:,} -> {bulk_to:,}", "-", number(step["bulk_s"] * 1000, 0)])
+        rows.append(["  then Forge restarted", f"{bulk_to:,} loaded", "-", number(step["restart_s"] * 1000, 0)])
         rows.append([f"{step['api']} by POST /tools", f"{bulk_to:,} -> {size:,}",
                      number(statistics.median(step["api_ms"]), 1), number(sum(step["api_ms"]), 0)])
         before = size
     out += table(["tools added", "catalog", "median ms per API write", "total ms"], rows)
     total = writes["first"] + sum(writes["small"]) + sum(step["bulk_s"] * 1000 + sum(step["api_ms"]) for step in growth.values())
     out.append(
-        f"All {before:,} tools registered and live in {total / 1000:.2f} s. The bulk rows only reach MCP clients with the "
-        "next API write (the first POST after each insert), which rebuilds the catalog."
+        f"All {before:,} tools registered in {total / 1000:.2f} s (restarts left out). An API write costs the same with "
+        "10 or 10,000 tools: it patches the catalog, it does not re-read it."
     )
     return out
 
@@ -575,6 +621,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 s per measurement instead of 3 s")
     parser.add_argument("--duration", type=float, help="seconds per measurement (overrides --quick)")
     parser.add_argument("--tools", type=int, default=10_000, help="largest catalog to list (default 10000)")
+    parser.add_argument("--no-contextforge", dest="contextforge", action="store_false",
+                        help="leave ContextForge out of (d) (it is installed into ~/.cache/forge-bench on first use)")
+    parser.add_argument("--servers", default="", metavar="LIST",
+                        help="(e): Forge under each of these servers, e.g. hypercorn,uvicorn,granian")
+    parser.add_argument("--sessions", type=int, default=10_000, help="sessions opened for (f); 0 leaves (f) out")
     parser.add_argument("--py-spy", dest="profile_dir", type=Path, metavar="DIR",
                         help="write a py-spy flame graph of Forge for each tools/call run into DIR (needs py-spy)")
     args = parser.parse_args(argv)
@@ -588,7 +639,10 @@ def main(argv=None) -> int:
     if args.tools < 20:
         parser.error("--tools must be at least 20")
     duration = args.duration or (1.0 if args.quick else 3.0)
-    plan = Plan(warmup=0.2 if args.quick else 0.5, duration=duration, tools=args.tools, profile_dir=args.profile_dir)
+    plan = Plan(
+        warmup=0.2 if args.quick else 0.5, duration=duration, tools=args.tools, profile_dir=args.profile_dir,
+        contextforge=args.contextforge, servers=tuple(filter(None, args.servers.split(","))), sessions=args.sessions,
+    )
     # Ctrl-C and SIGTERM end the run through the `finally` that stops every child (SIGINT too, as
     # a shell starting this in the background may have set it to be ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)

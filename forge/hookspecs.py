@@ -96,7 +96,8 @@ def forge_blueprints(gateway):
     /openapi.json, or hide HTML pages with `quart_schema.hide`), or None. A route another
     blueprint already serves stops start-up. Every view answers only callers `forge_authenticate`
     vouches for (the principal is `quart.g.principal`); mark one with `forge.api.guard.public` to
-    answer anyone (a login page).
+    answer anyone (a login page), and declare the right it needs with
+    `@forge.api.guard.requires(action, target)` (checked before its body is validated: 403 first).
     Call semantics: all results are collected, in call order.
     May be async: no.
     Default plugin: `forge.defaults.management_api` (/tools, /resources, /prompts, /servers,

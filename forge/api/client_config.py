@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint, current_app, request
 from quart_schema import tag, validate_querystring, validate_response
 
-from forge.api.guard import require
+from forge.api.guard import requires
 from forge.api.schemas import ErrorBody
 from forge.services.client_config import client_config
 
@@ -39,11 +39,11 @@ class ClientConfig(BaseModel):
 @validate_querystring(ClientConfigQuery)
 @validate_response(ClientConfig)
 @validate_response(ErrorBody, 404)
+@requires("read", "servers")
 async def server_client_config(server_id: str, query_args: ClientConfigQuery):
     """Ready-to-paste configuration: `forge-stdio` for Claude Desktop, Streamable HTTP for the
     others. The token is a placeholder (VS Code prompts for it); `forge client-config --token`
     fills it in."""
-    await require("read", "servers")
     gateway = current_app.config["FORGE_GATEWAY"]
     server = await gateway.store.get("servers", server_id)
     base_url = query_args.url or f"{request.scheme}://{request.host}{request.root_path}"

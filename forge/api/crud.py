@@ -2,7 +2,8 @@
 
 Layer: api, over the store (`gateway.store`). Each successful write is applied to the in-memory
 catalog (patched, not rebuilt), which announces list_changed to MCP clients. Authorization: reads
-need "read", writes need "write" (see `forge.api.guard`).
+need "read", writes need "write", declared with `requires` so the guard (`forge.api.guard`)
+checks them first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from quart import Blueprint, current_app, g
 from quart_schema import operation_id, tag, validate_querystring, validate_request, validate_response
 
 from forge.api.bodies import require_json_object
-from forge.api.guard import require
+from forge.api.guard import requires
 from forge.api.schemas import DeleteQuery, ErrorBody, ListQuery
 
 
@@ -61,8 +62,8 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
     @listing
     @validate_querystring(ListQuery)
     @validate_response(api.page_model)
+    @requires("read", kind)
     async def list_entities(query_args: ListQuery):
-        await require("read", kind)
         filters = {name: getattr(query_args, name) for name in ("enabled", "gateway_id")}
         filters = {name: value for name, value in filters.items() if value is not None}
         if kind == "servers":
@@ -79,8 +80,8 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
     @validate_response(api.out_model, 201)
     @validate_response(ErrorBody, 409)
     @rejected
+    @requires("write", kind)
     async def create_entity(data):
-        await require("write", kind)
         created = await _gateway().store.create(kind, api.to_values(data, {}))
         return await written(None, created), 201
 
@@ -89,12 +90,11 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
     @single
     @validate_response(api.out_model)
     @not_found
+    @requires("read", kind)
     async def get_entity(entity_id: str):
-        await require("read", kind)
         return await _gateway().store.get(kind, entity_id)
 
     async def update(entity_id: str, data):
-        await require("write", kind)
         store = _gateway().store
         before = await store.get(kind, entity_id)
         after = await store.update(kind, entity_id, api.to_values(data, before))
@@ -108,6 +108,7 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
     @validate_response(ErrorBody, 409)
     @rejected
     @not_found
+    @requires("write", kind)
     async def put_entity(entity_id: str, data):
         """Update the fields given; the others keep their values (ContextForge's PUT semantics)."""
         return await update(entity_id, data)
@@ -120,6 +121,7 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
     @validate_response(ErrorBody, 409)
     @rejected
     @not_found
+    @requires("write", kind)
     async def patch_entity(entity_id: str, data):
         return await update(entity_id, data)
 
@@ -129,8 +131,8 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
     @validate_querystring(DeleteQuery)
     @validate_response(ErrorBody, 409)
     @not_found
+    @requires("write", kind)
     async def delete_entity(entity_id: str, query_args: DeleteQuery):
-        await require("write", kind)
         store = _gateway().store
         before = await store.get(kind, entity_id)
         await store.delete(kind, entity_id, force=query_args.force)
@@ -148,8 +150,8 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
 
 
 def _toggle(kind: str, enabled: bool, written, out_model):
+    @requires("write", kind)
     async def toggle(entity_id: str):
-        await require("write", kind)
         store = _gateway().store
         before = await store.get(kind, entity_id)
         after = await store.update(kind, entity_id, {"enabled": enabled})

@@ -26,6 +26,18 @@ def credentials_of(headers, args, remote_addr) -> Credentials:
     )
 
 
+def requires(action: str, target: str):
+    """Declare the right a view needs (`forge_authorize`'s action and target). The guard checks it
+    before the view runs, so before the body or query is read and validated: a caller without the
+    right gets 403, never a 422 describing the payload it may not send."""
+
+    def mark(view):
+        view.forge_requires = (action, target)
+        return view
+
+    return mark
+
+
 def public(view):
     """Mark a plugin's view as answering without credentials (a login page, its stylesheet):
     `authenticate_request` lets it through with `g.principal` None."""
@@ -34,7 +46,8 @@ def public(view):
 
 
 async def authenticate_request() -> None:
-    """`before_request`: put the caller's principal on `g`, or fail with 401."""
+    """`before_request`: put the caller's principal on `g`, or fail with 401; then check what the
+    view `requires`, or fail with 403."""
     view = current_app.view_functions.get(request.endpoint)
     path = request.path
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or getattr(view, "forge_public", False):
@@ -42,6 +55,9 @@ async def authenticate_request() -> None:
         return
     gateway = current_app.config["FORGE_GATEWAY"]
     g.principal = await authenticate(gateway, credentials_of(request.headers, request.args, request.remote_addr))
+    needed = getattr(view, "forge_requires", None)
+    if needed is not None:
+        await authorize(gateway, g.principal, *needed)
 
 
 async def require(action: str, target: str) -> None:

@@ -20,7 +20,7 @@ from forge import __version__
 from forge.api.bodies import require_json_object
 from forge.api.catalog_plan import CatalogPlan
 from forge.api.errors import ApiError
-from forge.api.guard import require
+from forge.api.guard import requires
 from forge.api.import_plan import Change, apply, validated
 from forge.api.schemas import ErrorBody, Strict
 from forge.services import openapi_import
@@ -100,10 +100,10 @@ class OpenApiReport(BaseModel):
 @validate_request(OpenApiImport)
 @validate_response(OpenApiReport, 200)
 @validate_response(ErrorBody, 422)
+@requires("write", "tools")
 async def import_openapi(data: OpenApiImport):
     """Create or update one REST tool per operation; answer what was created, updated (and which
     fields), left unchanged, and which earlier tools the spec no longer has."""
-    await require("write", "tools")
     gateway = _gateway()
     document = data.spec if data.spec is not None else await _fetch(data.url, gateway.settings)
     options = openapi_import.ImportOptions(
@@ -248,10 +248,10 @@ class Document(BaseModel):
 @validate_headers(ExportHeaders)
 @validate_response(Document)
 @validate_response(ErrorBody, 422)
+@requires("admin", "catalog")
 async def export_catalog(query_args: ExportQuery, headers: ExportHeaders):
     """The whole catalog as one versioned JSON document, members referenced by name. Header
     values are left out (null), or with `include_secrets` sealed under the passphrase."""
-    await require("admin", "catalog")
     box = None
     if query_args.include_secrets:
         if not headers.x_forge_passphrase:
@@ -304,10 +304,10 @@ class CatalogReport(BaseModel):
 @validate_response(CatalogReport, 200)
 @validate_response(ErrorBody, 409)
 @validate_response(ErrorBody, 422)
+@requires("admin", "catalog")
 async def import_catalog(data: CatalogImport):
     """Create, update or leave alone each entity of the document; a document with any problem
     changes nothing and answers every problem."""
-    await require("admin", "catalog")
     gateway = _gateway()
     try:
         incoming = read_document(

@@ -15,7 +15,7 @@ from quart_schema import tag, validate_request, validate_response
 
 from forge import __version__
 from forge.api.bodies import require_json_object
-from forge.api.guard import require
+from forge.api.guard import requires
 from forge.mcp.methods.lifecycle import INSTRUCTIONS, capabilities
 from forge.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate
 
@@ -100,9 +100,9 @@ async def version():
 @tag(["protocol"])
 @validate_request(InitializeRequest)
 @validate_response(InitializeResult)
+@requires("mcp", "mcp:all")
 async def protocol_initialize(data: InitializeRequest):
     """What `initialize` answers: the negotiated version, capabilities and server info."""
-    await require("mcp", "mcp:all")
     return {
         "protocolVersion": negotiate(data.protocol_version),
         "capabilities": capabilities(),
@@ -114,9 +114,9 @@ async def protocol_initialize(data: InitializeRequest):
 @blueprint.post("/protocol/ping")
 @tag(["protocol"])
 @validate_response(Pong)
+@requires("mcp", "mcp:all")
 async def protocol_ping():
     """Answer `{}`, or a JSON-RPC response when the body is a JSON-RPC ping."""
-    await require("mcp", "mcp:all")
     body = await request.get_json(silent=True)
     if isinstance(body, dict) and body.get("jsonrpc") == "2.0" and "id" in body:
         return {"jsonrpc": "2.0", "id": body["id"], "result": {}}

@@ -28,6 +28,7 @@ from forge.hookspecs import hookimpl
 from forge_plugins.auth_basic_jwt.authenticator import Authenticator
 from forge_plugins.auth_basic_jwt.challenges import challenge
 from forge_plugins.auth_basic_jwt.codec import AesGcmCodec
+from forge_plugins.auth_basic_jwt.keys import HMAC_ALGORITHMS
 from forge_plugins.auth_basic_jwt.routes import build_blueprint
 from forge_plugins.auth_basic_jwt.secrets_cli import secrets_group
 from forge_plugins.auth_basic_jwt.settings import AuthSettings, settings_of
@@ -89,6 +90,13 @@ async def _start(gateway) -> None:
     await authenticator.revoked.load(gateway.store)
     _refreshers[gateway] = asyncio.create_task(authenticator.revoked.refresh_periodically())
     if gateway.settings.auth_required:
+        if (
+            authenticator.verifier.algorithm in HMAC_ALGORITHMS
+            and len(gateway.settings.jwt_secret_key.encode()) < 32
+        ):
+            log.warning(
+                "JWT_SECRET_KEY is shorter than 32 bytes: tokens signed with it can be forged by guessing it"
+            )
         for name, example in EXAMPLE_SECRETS.items():
             if getattr(gateway.settings, name.lower()) == example:
                 log.warning(

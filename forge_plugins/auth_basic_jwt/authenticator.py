@@ -25,7 +25,6 @@ from forge_plugins.auth_basic_jwt.revocation import RevocationList
 from forge_plugins.auth_basic_jwt.settings import AuthSettings
 from forge_plugins.auth_basic_jwt.throttle import FailureThrottle
 
-
 TOKEN_CACHE_SECONDS = 30.0
 TOKEN_CACHE_SIZE = 4096  # distinct tokens remembered; the oldest is forgotten first
 

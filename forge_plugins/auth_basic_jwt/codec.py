@@ -35,7 +35,9 @@ def _aead(secret: str) -> AESGCM:
 class AesGcmCodec:
     def __init__(self, secret: str):
         if not secret:
-            raise PluginError("AUTH_ENCRYPTION_SECRET is empty: set the secret that encrypts stored credentials")
+            raise PluginError(
+                "AUTH_ENCRYPTION_SECRET is empty: set the secret that encrypts stored credentials"
+            )
         self._secret = secret
 
     def encrypt(self, plaintext: str) -> str:

@@ -2,7 +2,7 @@
 
 Layer: plugin routes, a Quart blueprint behind the kernel's guard (`forge.api.guard`).
 `/.well-known/...` is public by the guard's rule; `/auth/tokens/...` needs credentials like the
-rest of the management API: revoking needs "admin", listing needs "read".
+rest of the management API: revoking needs "write" (administrators), listing needs "read".
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from quart import Blueprint, current_app, g, request
 from quart_schema import tag, validate_response
 
 from forge.api.errors import ApiError
-from forge.api.guard import require
+from forge.api.guard import requires
 from forge.api.schemas import ErrorBody
 from forge.asgi import compile_path
 from forge_plugins.auth_basic_jwt.challenges import METADATA_PATH, metadata
@@ -70,9 +70,9 @@ def build_blueprint(authenticator) -> Blueprint:
     @blueprint.get("/auth/tokens/revoked")
     @tag(["auth"])
     @validate_response(RevokedTokens)
+    @requires("read", "tokens")
     async def revoked_tokens():
         """The tokens revoked before they expire, most recent first."""
-        await require("read", "tokens")
         items = await authenticator.revoked.listing()
         return {"items": items, "total": len(items)}
 
@@ -80,9 +80,9 @@ def build_blueprint(authenticator) -> Blueprint:
     @tag(["auth"])
     @validate_response(RevokedToken)
     @validate_response(ErrorBody, 422)
+    @requires("write", "tokens")
     async def revoke_token(jti: str):
         """Refuse the token with this `jti` claim from now on, on every endpoint (admin only)."""
-        await require("write", "tokens")
         if not JTI.match(jti):
             raise ApiError(422, "invalid_jti", "a jti is 1 to 255 printable ASCII characters")
         return await authenticator.revoked.revoke(jti, revoked_by=g.principal.name)

@@ -19,16 +19,19 @@ and the load generator (`bench/loadgen.py`) share the second core, as in `bench/
 envelope). The variants take turns, round after round (A B C ... A B C ...), at concurrency 1 and
 32, so a noisy machine spreads over all of them; the report gives each variant's median over the
 rounds and its overhead against "without": in calls/s, and in Forge's CPU time per call.
-(b) The plugin's own cost, without HTTP or an upstream to blur it: the same variants as gateways
-in this process, a tools/call handed straight to each one's MCP engine (a stub adapter answers at
-once), batches of calls taking turns; the best batch's CPU time per call is reported, and what
-each variant adds to "without" in microseconds and as a share of (a)'s CPU per call.
+(b) The plugin's own cost, without HTTP or an upstream to blur it: the variants above (and one
+recording spans without exporting them) as gateways in this process, a tools/call handed straight
+to each one's MCP engine (a stub adapter answers at once), batches of calls taking turns, each
+batch's time including the export or write its calls left behind; the best batch's CPU time per
+call is reported, and what each variant adds to "without", in microseconds and as a share of
+(a)'s CPU per call at c=32.
 Nothing is asserted. Children are ended on exit, Ctrl-C or an error.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -37,8 +40,10 @@ import statistics
 import sys
 import tempfile
 import traceback
+from functools import partial
 from pathlib import Path
 
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from run import (
     BENCH,
     ECHO_TOOL,
@@ -135,8 +140,11 @@ class StubPlugin:
         return {"STUB": StubAdapter()}
 
 
-async def in_process(folder: Path, rounds: int, batch: int = 1000) -> dict[str, float]:
-    """(b): the best CPU microseconds per tools/call of each variant, over `rounds` x 10 batches."""
+async def in_process(folder: Path, rounds: int, collector: str, batch: int = 1000) -> dict[str, float]:
+    """(b): the best CPU microseconds per tools/call of each variant, over `rounds` x 10 batches.
+    A batch's time includes writing out what its calls left behind (spans exported, audit rows
+    written), so work put off to a background thread is counted too."""
+    import asyncio
     import logging
     import time
 
@@ -147,14 +155,16 @@ async def in_process(folder: Path, rounds: int, batch: int = 1000) -> dict[str, 
     from forge.mcp.session import Session
     from forge.mcp.versions import LATEST_HANDSHAKE
     from forge.settings import Settings
+    from forge_plugins.observability import observer_of
+    from forge_plugins.observability.audit import audit_log_of
 
     log_file = logging.FileHandler(folder / "in-process-access.log")
     log_file.setFormatter(JsonFormatter())
-    gateways = {}
+    gateways, settle = {}, {}
     for number_, (variant, extra) in enumerate(IN_PROCESS.items()):
         for name in [name for name in os.environ if name.startswith(PREFIXES)]:
             del os.environ[name]
-        os.environ.update(extra)
+        os.environ.update({key: value.format(collector=collector) for key, value in extra.items()})
         settings = Settings(
             _env_file=None, auth_required=False, database_url=f"sqlite:///{folder / f'in-process-{number_}.db'}",
             plugins_disabled=VARIANTS["without"]["PLUGINS_DISABLED"].split(",") if variant == "without" else [],
@@ -162,15 +172,11 @@ async def in_process(folder: Path, rounds: int, batch: int = 1000) -> dict[str, 
         gateway = create_app(settings, plugins=[StubPlugin()]).gateway
         await gateway.start()
         if variant == "with + spans":
-            from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-
-            class Discard(SpanExporter):
-                def export(self, spans):
-                    return SpanExportResult.SUCCESS
-
-            from forge_plugins.observability import observer_of
-
-            observer_of(gateway).tracing.add_span_processor(BatchSpanProcessor(Discard()))
+            observer_of(gateway).tracing.add_span_processor(SimpleSpanProcessor(Discard()))
+        if variant == "with + OTLP":
+            settle[variant] = partial(asyncio.to_thread, observer_of(gateway).tracing.provider.force_flush)
+        if variant == "with + audit":
+            settle[variant] = audit_log_of(gateway).flush
         await gateway.store.create("tools", {"name": "echo", "integration_type": "STUB", "input_schema": {"type": "object"}})
         await gateway.reload_catalog(announce=False)
         gateways[variant] = gateway
@@ -188,9 +194,11 @@ async def in_process(folder: Path, rounds: int, batch: int = 1000) -> dict[str, 
                     access.addHandler(log_file)
                 session = Session(id="", principal=ANONYMOUS, server_id=None, protocol_version=LATEST_HANDSHAKE, initialized=True)
                 connection = Connection(principal=ANONYMOUS, session=session, transport="streamable_http", headers={})
-                started = time.process_time()  # every thread of this process: the audit's writer too
+                started = time.process_time()  # every thread of this process: the exporter's, the audit's writer
                 for _ in range(batch):
                     await gateway.engine.handle(dict(message), connection)
+                if variant in settle:
+                    await settle[variant]()
                 best[variant] = min(best[variant], (time.process_time() - started) / batch * 1e6)
                 access.removeHandler(log_file)
     finally:
@@ -200,12 +208,18 @@ async def in_process(folder: Path, rounds: int, batch: int = 1000) -> dict[str, 
     return best
 
 
+class Discard(SpanExporter):
+    def export(self, spans):
+        return SpanExportResult.SUCCESS
+
+
 IN_PROCESS = {
     "without": {},
     "with": {},
     "with + log": {},
     "with + spans": {},
-    "with + audit": {"AUDIT_TOOL_CALLS": "true", "AUDIT_FLUSH_SECONDS": "0.5"},
+    "with + OTLP": {"OTEL_EXPORTER_OTLP_ENDPOINT": "{collector}"},
+    "with + audit": {"AUDIT_TOOL_CALLS": "true", "AUDIT_FLUSH_SECONDS": "3600"},
 }
 
 
@@ -219,9 +233,10 @@ def report_in_process(best: dict[str, float], http_cpu_ms: float) -> list[str]:
     lines = ["", "(b) in this process: a tools/call handed to the MCP engine, a stub adapter answering at once"]
     lines += table(["variant", "CPU us/call", "added us", f"added vs (a) without, c=32 ({http_cpu_ms:.3f} ms)"], rows)
     lines += [
-        "with + spans: spans recorded and batched to an exporter that drops them (an OTLP export costs more,",
-        "(a) shows it); with + log: the JSON access line written to a file; with + audit: calls buffered and",
-        "written to SQLite every 0.5 s by this process.",
+        "with + log: the JSON access line written to a file; with + spans: both spans recorded, handed to an",
+        "exporter that drops them; with + OTLP: exported to the echo server over OTLP/HTTP (protobuf, in the",
+        "SDK's thread); with + audit: calls buffered and written to SQLite. A batch's time includes its export",
+        "or its write.",
     ]
     return lines
 
@@ -250,10 +265,11 @@ def run(folder: Path, warmup: float, duration: float, rounds: int) -> list[str]:
                 for variant in VARIANTS:
                     results.setdefault((variant, concurrency), []).append(bench.load(variant, concurrency))
         out += report(results)
-        bench.children.stop_all()  # (b) runs in this process: the Forge processes would only compete
-        import asyncio
-
-        best = asyncio.run(in_process(folder, rounds))
+        for name, child in bench.children.running:  # (b) runs in this process: Forge would only compete
+            if name.startswith("forge-"):
+                child.terminate()
+                child.wait(15)
+        best = asyncio.run(in_process(folder, rounds, f"http://127.0.0.1:{bench.echo_port}"))
         out += report_in_process(best, statistics.median(r["forge_cpu_ms"] for r in results["without", 32]))
         errors = [f"{v} c={c}: {r['errors']} errors, first: {r['first_error']}"
                   for (v, c), runs in results.items() for r in runs if r["errors"]]

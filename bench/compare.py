@@ -147,7 +147,7 @@ def install_contextforge() -> Path:
     for step in steps:
         if step[1] == "-m" and step[2] == "venv" and python.exists():
             continue
-        done = subprocess.run(step, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+        done = subprocess.run(step, check=False, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
         if done.returncode != 0:
             raise RuntimeError(f"installing {CONTEXTFORGE_PACKAGE} failed: {done.stderr.strip().splitlines()[-1:]}")
     marker.write_text(CONTEXTFORGE_PACKAGE)
@@ -157,7 +157,7 @@ def install_contextforge() -> Path:
 def contextforge(bench, levels: tuple[int, ...]) -> tuple[dict, str]:
     """({concurrency: result}, version) of tools/call through ContextForge's /rpc."""
     python = install_contextforge()
-    version = subprocess.run([str(python), "-m", "pip", "show", CONTEXTFORGE_PACKAGE], capture_output=True,
+    version = subprocess.run([str(python), "-m", "pip", "show", CONTEXTFORGE_PACKAGE], check=False, capture_output=True,
                              text=True).stdout
     version = next((line.split(":", 1)[1].strip() for line in version.splitlines() if line.startswith("Version:")), "?")
     port, secret = free_port(), secrets.token_urlsafe(32)
@@ -180,7 +180,7 @@ def contextforge(bench, levels: tuple[int, ...]) -> tuple[dict, str]:
         wait_for_http(child, port, "/health", "ContextForge", bench.children, "contextforge", CONTEXTFORGE_START_TIMEOUT)
         token = subprocess.run(
             [str(python), "-m", "mcpgateway.utils.create_jwt_token", "--username", "admin@example.com", "--exp", "60",
-             "--secret", secret], capture_output=True, text=True, env=env, cwd=folder, timeout=120,
+             "--secret", secret], check=False, capture_output=True, text=True, env=env, cwd=folder, timeout=120,
         ).stdout.strip().splitlines()[-1]
         auth = {"Authorization": f"Bearer {token}"}
         tool = {"name": "echo", "url": bench.echo_url, "integration_type": "REST", "request_type": "POST",
@@ -224,12 +224,10 @@ def session_memory(bench, count: int = SESSIONS) -> tuple[float, float, dict]:
                                          "clientInfo": {"name": "bench", "version": "0"}})
     target = {"port": bench.forge_port, "path": "/mcp", "headers": {"Accept": "application/json, text/event-stream"},
               "body": initialize, "expect": '"protocolVersion"'}
-    spec_plan = bench.plan
     result = bench._loadgen({
         "mode": "load", "host": "127.0.0.1", "method": "POST", "concurrency": 32, "warmup": 0, "duration": 120,
         "max_requests": count, "watch": {}, **target,
     })
-    del spec_plan
     time.sleep(1.0)
     after = memory_mib(bench.forge.pid)[0]
     return before, after, result
@@ -275,9 +273,12 @@ def report_servers(results: dict) -> list[str]:
 
 def report_sessions(before: float, after: float, result: dict) -> list[str]:
     opened = result["requests"] - result["errors"]
-    return ["", f"(f) memory with open sessions: {opened:,} handshake-era sessions opened (initialize, never ended) in "
-            f"{result['elapsed']:.1f} s: RSS {before:.1f} -> {after:.1f} MiB, "
-            f"{(after - before) * 1024 / max(opened, 1):.2f} KiB a session"]
+    line = (
+        f"(f) memory with open sessions: {opened:,} handshake-era sessions opened (initialize, never ended) in "
+        f"{result['elapsed']:.1f} s: RSS {before:.1f} -> {after:.1f} MiB, "
+        f"{(after - before) * 1024 / max(opened, 1):.2f} KiB a session"
+    )
+    return ["", line]
 
 
 def contextforge_or_reason(bench, levels) -> tuple[dict | None, str]:

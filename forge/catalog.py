@@ -126,9 +126,9 @@ class Scope:
                 scope.listed[listed], scope.keys[listed] = list(self.listed[listed]), list(self.keys[listed])
                 scope._copy_lookup(listed)
             scope._place(listed, entity, present)
-        if old is not None and new is not None and _list_kind(kind, old) == _list_kind(kind, new):
-            if DEFINITIONS[kind](old) == DEFINITIONS[kind](new):
-                touched.clear()  # only fields clients do not see changed (a URL, headers)
+        unseen = old is not None and new is not None and _list_kind(kind, old) == _list_kind(kind, new)
+        if unseen and DEFINITIONS[kind](old) == DEFINITIONS[kind](new):
+            touched.clear()  # only fields clients do not see changed (a URL, headers)
         return scope, {"resources" if name == "resourceTemplates" else name for name in touched}
 
     def _copy_lookup(self, listed: str) -> None:

@@ -106,7 +106,7 @@ class RedisCluster(Cluster):
     async def publish(self, event: dict) -> None:
         try:
             await self.redis.publish(self.channel, orjson.dumps({**event, "from": self.sender}))
-        except Exception as error:  # the write is committed; the others catch up when Redis is back
+        except Exception as error:  # noqa: BLE001 - the write is committed; the others catch up on reconnect
             log.warning("could not tell the other Forge processes of a change: %s", error)
 
     async def _listen(self, on_event: OnEvent, subscribed: asyncio.Event) -> None:
@@ -123,7 +123,7 @@ class RedisCluster(Cluster):
                         await self._deliver(on_event, message)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - any failure of the connection: retry
                 log.warning("Redis subscription lost (%s); retrying in %gs", error, RECONNECT_SECONDS)
                 await asyncio.sleep(RECONNECT_SECONDS)
 

@@ -21,8 +21,8 @@ from forge.plugins import PluginError, all_answers, first_answer, flatten, resol
 from forge.registry import answers_by_plugin, unique_registry
 from forge.secrets import PLAINTEXT
 from forge.services.metrics import ToolMetrics
-from forge.store.repository import NotFound
 from forge.settings import Settings, SettingsError, load_settings
+from forge.store.repository import NotFound
 
 log = logging.getLogger("forge")
 

@@ -630,3 +630,28 @@ def test_plugins_hear_about_changes_made_in_the_ui(start_forge, rest_upstream):
         ("gateways", "upstream", None, "admin"),
     ]
     admin.close()
+
+
+
+def test_a_tools_edit_form_never_shows_its_header_secrets(admin, api_client, rest_upstream):
+    payload = {"name": "keyed", "url": rest_upstream + "/keyed", "headers": {"X-Api-Key": "s3cret-value"}}
+    tool = api_client.post("/tools", json=payload).json()
+    edit = f"/admin/tools/{tool['id']}/edit"
+    form = admin.get(edit).text
+    assert "s3cret-value" not in form and "****" in form
+    saved = admin.submit(
+        edit,
+        {
+            "name": "keyed",
+            "url": rest_upstream + "/keyed",
+            "method": "POST",
+            "integration_type": "REST",
+            "enabled": "on",
+            "headers": '{"X-Api-Key": "****"}',  # what the form showed, sent back unchanged
+            "input_schema": '{"type": "object", "properties": {}}',
+        },
+    )
+    assert saved.status_code == 303
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "keyed", "arguments": {}}}
+    answer = api_client.post("/rpc", json=call).json()
+    assert '"x-api-key": "s3cret-value"' in answer["result"]["content"][0]["text"]

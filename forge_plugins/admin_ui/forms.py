@@ -18,6 +18,7 @@ from quart import g
 
 from forge.api.crud import EntityApi
 from forge.api.entities import ENTITY_APIS
+from forge.secrets import SECRET_FIELDS, mask_values
 from forge.api.errors import ApiError
 from forge.store.repository import StoreError
 
@@ -51,11 +52,17 @@ class FormErrors(Exception):
         self.errors = dict(errors)
 
 
+# Fields holding secrets in any kind (tool and gateway headers): a form never shows their values.
+SECRET_NAMES = frozenset(name for names in SECRET_FIELDS.values() for name in names)
+
+
 def values_of(fields: tuple[FormField, ...], entity: Mapping[str, Any]) -> dict[str, Any]:
     """What the form shows for a stored entity (or for defaults)."""
     values: dict[str, Any] = {}
     for field in fields:
         value = entity.get(field.source or field.name)
+        if (field.source or field.name) in SECRET_NAMES:
+            value = mask_values(value)  # shown masked; saving the mask back keeps the stored secret
         if field.widget == "json":
             values[field.name] = (
                 "" if value in (None, {}) and not field.required else json.dumps(value, indent=2)

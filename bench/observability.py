@@ -19,12 +19,12 @@ and the load generator (`bench/loadgen.py`) share the second core, as in `bench/
 envelope). The variants take turns, round after round (A B C ... A B C ...), at concurrency 1 and
 32, so a noisy machine spreads over all of them; the report gives each variant's median over the
 rounds and its overhead against "without": in calls/s, and in Forge's CPU time per call.
-(b) The plugin's own cost, without HTTP or an upstream to blur it: the variants above (and one
-recording spans without exporting them) as gateways in this process, a tools/call handed straight
-to each one's MCP engine (a stub adapter answers at once), batches of calls taking turns, each
-batch's time including the export or write its calls left behind; the best batch's CPU time per
-call is reported, and what each variant adds to "without", in microseconds and as a share of
-(a)'s CPU per call at c=32.
+(b) The plugin's own cost, without Forge's HTTP server or the load generator to blur it: the
+variants above (and one recording spans without exporting them) as gateways in this process, a
+tools/call handed straight to each one's MCP engine, whose REST adapter calls the echo server;
+batches of calls take turns, each batch's time including the export or write its calls left
+behind; the best batch's CPU time per call is reported, and what each variant adds to "without",
+in microseconds and as a share of (a)'s CPU per call at c=32.
 Nothing is asserted. Children are ended on exit, Ctrl-C or an error.
 """
 
@@ -57,8 +57,6 @@ from run import (
     table,
     wait_for_http,
 )
-
-from forge.hookspecs import hookimpl
 
 VARIANTS = {
     "without": {"PLUGINS_DISABLED": "observability,audit"},
@@ -121,26 +119,7 @@ class SideBySide:
         return result
 
 
-class StubAdapter:
-    """Answers every call at once: part (b) measures Forge and the plugin, not an upstream."""
-
-    async def start(self) -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
-
-    async def invoke(self, tool, arguments, invocation=None) -> dict:
-        return {"content": [{"type": "text", "text": "ok"}], "isError": False}
-
-
-class StubPlugin:
-    @hookimpl
-    def forge_tool_adapters(self, gateway):
-        return {"STUB": StubAdapter()}
-
-
-async def in_process(folder: Path, rounds: int, collector: str, batch: int = 1000) -> dict[str, float]:
+async def in_process(folder: Path, rounds: int, echo_port: int, batch: int = 300) -> dict[str, float]:
     """(b): the best CPU microseconds per tools/call of each variant, over `rounds` x 10 batches.
     A batch's time includes writing out what its calls left behind (spans exported, audit rows
     written), so work put off to a background thread is counted too."""
@@ -164,12 +143,12 @@ async def in_process(folder: Path, rounds: int, collector: str, batch: int = 100
     for number_, (variant, extra) in enumerate(IN_PROCESS.items()):
         for name in [name for name in os.environ if name.startswith(PREFIXES)]:
             del os.environ[name]
-        os.environ.update({key: value.format(collector=collector) for key, value in extra.items()})
+        os.environ.update({key: value.format(echo_port=echo_port) for key, value in extra.items()})
         settings = Settings(
             _env_file=None, auth_required=False, database_url=f"sqlite:///{folder / f'in-process-{number_}.db'}",
             plugins_disabled=VARIANTS["without"]["PLUGINS_DISABLED"].split(",") if variant == "without" else [],
         )
-        gateway = create_app(settings, plugins=[StubPlugin()]).gateway
+        gateway = create_app(settings).gateway
         await gateway.start()
         if variant == "with + spans":
             observer_of(gateway).tracing.add_span_processor(SimpleSpanProcessor(Discard()))
@@ -177,7 +156,7 @@ async def in_process(folder: Path, rounds: int, collector: str, batch: int = 100
             settle[variant] = partial(asyncio.to_thread, observer_of(gateway).tracing.provider.force_flush)
         if variant == "with + audit":
             settle[variant] = audit_log_of(gateway).flush
-        await gateway.store.create("tools", {"name": "echo", "integration_type": "STUB", "input_schema": {"type": "object"}})
+        await gateway.store.create("tools", {**ECHO_TOOL, "url": f"http://127.0.0.1:{echo_port}/echo"})
         await gateway.reload_catalog(announce=False)
         gateways[variant] = gateway
     for name in [name for name in os.environ if name.startswith(PREFIXES)]:
@@ -218,7 +197,7 @@ IN_PROCESS = {
     "with": {},
     "with + log": {},
     "with + spans": {},
-    "with + OTLP": {"OTEL_EXPORTER_OTLP_ENDPOINT": "{collector}"},
+    "with + OTLP": {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:{echo_port}"},
     "with + audit": {"AUDIT_TOOL_CALLS": "true", "AUDIT_FLUSH_SECONDS": "3600"},
 }
 
@@ -230,7 +209,7 @@ def report_in_process(best: dict[str, float], http_cpu_ms: float) -> list[str]:
          "-" if variant == "without" else f"{(us - base) / (http_cpu_ms * 1000) * 100:+.1f}%"]
         for variant, us in best.items()
     ]
-    lines = ["", "(b) in this process: a tools/call handed to the MCP engine, a stub adapter answering at once"]
+    lines = ["", "(b) in this process: a tools/call handed to the MCP engine, its REST adapter calling the echo server"]
     lines += table(["variant", "CPU us/call", "added us", f"added vs (a) without, c=32 ({http_cpu_ms:.3f} ms)"], rows)
     lines += [
         "with + log: the JSON access line written to a file; with + spans: both spans recorded, handed to an",
@@ -269,7 +248,7 @@ def run(folder: Path, warmup: float, duration: float, rounds: int) -> list[str]:
             if name.startswith("forge-"):
                 child.terminate()
                 child.wait(15)
-        best = asyncio.run(in_process(folder, rounds, f"http://127.0.0.1:{bench.echo_port}"))
+        best = asyncio.run(in_process(folder, rounds, bench.echo_port))
         out += report_in_process(best, statistics.median(r["forge_cpu_ms"] for r in results["without", 32]))
         errors = [f"{v} c={c}: {r['errors']} errors, first: {r['first_error']}"
                   for (v, c), runs in results.items() for r in runs if r["errors"]]

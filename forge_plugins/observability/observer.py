@@ -146,7 +146,10 @@ class Observer:
         if self.settings.log_arguments and isinstance(params, dict) and "arguments" in params:
             fields["arguments"] = params["arguments"]
         target = f"{method} {name}" if name else method
-        access_log.info("%s: %s in %.2f ms", target, outcome, elapsed * 1000, extra={"fields": fields})
+        principal = connection.principal.name
+        access_log.info(
+            "%s by %s: %s in %.2f ms", target, principal, outcome, elapsed * 1000, extra={"fields": fields}
+        )
 
     # --- for code calling upstreams itself (federation) -------------------------------------------
 

@@ -7,9 +7,10 @@ and logging, all pinned to the first core (only the one being measured is busy);
 and the load generator (`bench/loadgen.py`) share the second core, as in `bench/run.py`:
 
 - without:        PLUGINS_DISABLED=observability,audit
-- with:           the plugin as installed: metrics, spans (no exporter configured), the access log
-                  line built only when its logger is enabled (LOG_LEVEL=WARNING: it is not)
-- with + log:     LOG_LEVEL=INFO LOG_FORMAT=json: one JSON access line per call, to a file
+- with:           the plugin with its defaults: metrics, trace context carried through (no exporter
+                  configured, so no span recorded), no access log
+- with + log:     OBSERVABILITY_ACCESS_LOG=true LOG_LEVEL=INFO LOG_FORMAT=json: one JSON access
+                  line per call, to a file
 - with + OTLP:    OTEL_EXPORTER_OTLP_ENDPOINT set (to the echo server, which answers 200): spans
                   recorded, a SERVER and a CLIENT span per call, exported in batches
 - with + audit:   AUDIT_TOOL_CALLS=true besides: every call buffered for the audit trail, written
@@ -61,7 +62,7 @@ from run import (
 VARIANTS = {
     "without": {"PLUGINS_DISABLED": "observability,audit"},
     "with": {},
-    "with + log": {"LOG_LEVEL": "INFO", "LOG_FORMAT": "json"},
+    "with + log": {"OBSERVABILITY_ACCESS_LOG": "true", "LOG_LEVEL": "INFO", "LOG_FORMAT": "json"},
     "with + OTLP": {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:{echo_port}"},
     "with + audit": {"AUDIT_TOOL_CALLS": "true"},
 }
@@ -195,7 +196,7 @@ class Discard(SpanExporter):
 IN_PROCESS = {
     "without": {},
     "with": {},
-    "with + log": {},
+    "with + log": {"OBSERVABILITY_ACCESS_LOG": "true"},
     "with + spans": {},
     "with + OTLP": {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:{echo_port}"},
     "with + audit": {"AUDIT_TOOL_CALLS": "true", "AUDIT_FLUSH_SECONDS": "3600"},

@@ -58,6 +58,11 @@ def spans(forge):
     return exporter
 
 
+@pytest.fixture(autouse=True)
+def access_log_on(monkeypatch):
+    monkeypatch.setenv("OBSERVABILITY_ACCESS_LOG", "true")
+
+
 @pytest.fixture
 def access_lines():
     """The `forge.access` log as `LOG_FORMAT=json` writes it, one parsed line per request."""
@@ -156,6 +161,15 @@ def test_the_access_log_holds_no_arguments_and_no_credentials(api, echo_tool, ac
     (line,) = access_lines()
     assert "arguments" not in line
     assert "hunter2" not in json.dumps(line) and "not-for-logs" not in json.dumps(line)
+
+
+def test_the_access_log_is_off_unless_asked(start_forge, rest_upstream, access_lines, monkeypatch):
+    monkeypatch.delenv("OBSERVABILITY_ACCESS_LOG")
+    forge = start_forge()
+    with httpx.Client(base_url=forge.url) as api:
+        api.post("/tools", json={"name": "echo", "url": rest_upstream + "/echo"}).raise_for_status()
+        call(api, "echo", {})
+    assert access_lines() == []
 
 
 def test_arguments_are_logged_when_a_setting_asks(start_forge, rest_upstream, access_lines, monkeypatch):

@@ -9,7 +9,7 @@ every MCP request, on every transport.
   or the `traceparent` header) is continued and sent on to HTTP upstreams. Spans are recorded
   only when OTEL_EXPORTER_OTLP_ENDPOINT is set, and then exported over OTLP/HTTP: a SERVER span
   per MCP request, a CLIENT span per upstream HTTP call. Nothing is sent anywhere otherwise.
-- Access log (OBSERVABILITY_ACCESS_LOG): one INFO line per request on logger `forge.access`, with
+- Access log (OBSERVABILITY_ACCESS_LOG=true): one INFO line per request on logger `forge.access`, with
   request id, trace id, principal, method, tool, latency and outcome (as JSON fields with
   LOG_FORMAT=json); arguments only with OBSERVABILITY_LOG_ARGUMENTS=true.
 

@@ -25,7 +25,9 @@ class ObservabilitySettings(BaseSettings):
         "leave the process only when OTEL_EXPORTER_OTLP_ENDPOINT is set.",
     )
     access_log: bool = Field(
-        True, description="One log line per MCP request (logger forge.access, level INFO)."
+        False,
+        description="One log line per MCP request (logger forge.access, level INFO). Off by default: like the "
+        "kernel, which logs only failures on the MCP hot path, it costs a log write per call.",
     )
     log_arguments: bool = Field(
         False,

@@ -433,7 +433,11 @@ def test_the_admin_panel_lists_gateways_with_their_health_escaped(forge, upstrea
     assert "federation" in [panel.id for panel in forge.gateway.admin_panels]
     from forge_plugins.federation.panel import fragment
 
-    page = forge.run(fragment(_federation(forge)))
+    for _ in range(100):  # the import may still be landing on a loaded machine: wait, bounded
+        page = forge.run(fragment(_federation(forge)))
+        if "8 tools" in page:
+            break
+        time.sleep(0.1)
     assert '<tr data-state="healthy"><td>alpha</td>' in page
     assert "&lt;b&gt;bad&lt;/b&gt;" in page and "<b>bad" not in page
     assert "8 tools, 1 prompts, 1 resources" in page

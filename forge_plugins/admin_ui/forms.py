@@ -18,8 +18,8 @@ from quart import g
 
 from forge.api.crud import EntityApi
 from forge.api.entities import ENTITY_APIS
-from forge.secrets import SECRET_FIELDS, mask_values
 from forge.api.errors import ApiError
+from forge.secrets import SECRET_FIELDS, mask_values
 from forge.store.repository import StoreError
 
 APIS: dict[str, EntityApi] = {api.kind: api for api in ENTITY_APIS}

@@ -100,6 +100,8 @@ class LegacySse:
                 raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: send application/json")
             message = await self._read_message(receive)
         except HttpError as failure:
+            # The body may be unread: the connection cannot carry another request.
+            failure.headers.append((b"connection", b"close"))
             await failure.send(send)
             return
         except ConnectionResetError:

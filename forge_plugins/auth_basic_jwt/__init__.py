@@ -9,7 +9,9 @@
   count per client address: past AUTH_MAX_FAILURES per AUTH_FAILURE_WINDOW seconds, 429.
 - `forge_auth_challenge`: Basic on the management API and UI; on MCP endpoints a Bearer challenge
   naming /.well-known/oauth-protected-resource (the MCP authorization spec, RFC 9728).
-- `forge_blueprints`: that metadata, `GET /auth/tokens/revoked`, `POST /auth/tokens/{jti}/revoke`.
+- `forge_blueprints`: that metadata, `GET /auth/tokens/revoked`, `POST /auth/tokens/{jti}/revoke`,
+  and `POST /auth/tokens` / `GET /auth/tokens`: tokens the gateway signs, recorded in the plugin's
+  own table `issued_tokens` (`issued`) and listed (the admin UI's tokens panel uses `tokens_of`).
 - `forge_secret_codec`: AES-GCM with a key derived from AUTH_ENCRYPTION_SECRET, so the upstream
   headers of tools and gateways are stored encrypted (`codec`).
 - `forge_cli_commands`: `forge token`, `forge secrets rotate`.
@@ -28,6 +30,7 @@ from forge.hookspecs import hookimpl
 from forge_plugins.auth_basic_jwt.authenticator import Authenticator
 from forge_plugins.auth_basic_jwt.challenges import challenge
 from forge_plugins.auth_basic_jwt.codec import AesGcmCodec
+from forge_plugins.auth_basic_jwt.issued import IssuedTokens
 from forge_plugins.auth_basic_jwt.keys import HMAC_ALGORITHMS
 from forge_plugins.auth_basic_jwt.routes import build_blueprint
 from forge_plugins.auth_basic_jwt.secrets_cli import secrets_group
@@ -44,6 +47,7 @@ EXAMPLE_SECRETS = {
 
 _authenticators: WeakKeyDictionary = WeakKeyDictionary()
 _refreshers: WeakKeyDictionary = WeakKeyDictionary()
+_issued: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def authenticator_of(gateway) -> Authenticator:
@@ -51,6 +55,16 @@ def authenticator_of(gateway) -> Authenticator:
     found = _authenticators.get(gateway)
     if found is None:
         found = _authenticators[gateway] = Authenticator(gateway, settings_of(gateway))
+    return found
+
+
+def tokens_of(gateway) -> IssuedTokens:
+    """The tokens this gateway signs and records (opened at start-up)."""
+    found = _issued.get(gateway)
+    if found is None:
+        found = _issued[gateway] = IssuedTokens(
+            gateway, settings_of(gateway), authenticator_of(gateway).revoked
+        )
     return found
 
 
@@ -76,7 +90,8 @@ def forge_secret_codec(gateway):
 
 @hookimpl
 def forge_blueprints(gateway):
-    return [build_blueprint(authenticator_of(gateway))]  # a bad JWT setting stops start-up here
+    # a bad JWT setting stops start-up here
+    return [build_blueprint(authenticator_of(gateway), tokens_of(gateway))]
 
 
 @hookimpl
@@ -88,6 +103,7 @@ async def _start(gateway) -> None:
     authenticator = authenticator_of(gateway)
     authenticator.verifier.load()
     await authenticator.revoked.load(gateway.store)
+    await tokens_of(gateway).open(gateway.store, gateway.settings.async_database_url)
     _refreshers[gateway] = asyncio.create_task(authenticator.revoked.refresh_periodically())
     if gateway.settings.auth_required:
         if (
@@ -106,16 +122,15 @@ async def _start(gateway) -> None:
 
 @hookimpl
 def forge_shutdown(gateway):
-    task = _refreshers.pop(gateway, None)
+    return _stop(gateway, _refreshers.pop(gateway, None))
+
+
+async def _stop(gateway, task: asyncio.Task | None) -> None:
     if task is not None:
         task.cancel()
-        return _cancelled(task)
-    return None
-
-
-async def _cancelled(task: asyncio.Task) -> None:
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await tokens_of(gateway).close()
 
 
 @hookimpl
@@ -124,4 +139,4 @@ def forge_cli_commands(cli: click.Group):
     cli.add_command(secrets_group)
 
 
-__all__ = ["create_token"]
+__all__ = ["create_token", "tokens_of"]

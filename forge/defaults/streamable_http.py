@@ -9,6 +9,8 @@ its MCP-Protocol-Version header) is served statelessly; `initialize` opens a han
 session whose id travels in Mcp-Session-Id. A POST is answered as JSON unless the request emits
 notifications first, in which case the answer switches to an SSE stream. GET opens a session's
 stream of server-initiated messages (resumable with Last-Event-ID); DELETE ends the session.
+On /rpc, an error whose `data.retryAfter` is a number of seconds (a rate limit, see the limits
+plugin) is answered 429 with Retry-After; /mcp answers it 200, as MCP clients read JSON-RPC errors.
 """
 
 from __future__ import annotations
@@ -141,6 +143,9 @@ class StreamableHttp:
             opened = None
         extra = [(b"mcp-session-id", opened.id.encode())] if opened is not None else []
         status = self._status(answer, session)
+        wait = retry_after(answer) if self.stateless else None
+        if wait is not None:  # a rate limit's answer: plain HTTP clients on /rpc read the status
+            status, extra = 429, [*extra, (b"retry-after", str(wait).encode())]
         if stream is not None and not stream.started and status == 200 and not http.accepts(headers, "application/json"):
             await stream.start(extra_headers=extra)  # the client reads event streams only
         if stream is not None and stream.started:
@@ -311,6 +316,14 @@ def message_id(body: bytes):
     except McpError:
         return None
     return jsonrpc.readable_id(message)
+
+
+def retry_after(answer: dict) -> int | None:
+    """The `error.data.retryAfter` seconds of an answer refused by a rate limit, else None."""
+    error = answer.get("error")
+    data = error.get("data") if error is not None else None
+    wait = data.get("retryAfter") if type(data) is dict else None
+    return wait if type(wait) is int else None
 
 
 async def wait_for_disconnect(receive) -> None:

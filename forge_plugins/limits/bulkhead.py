@@ -1,0 +1,114 @@
+"""A concurrency cap per upstream (a bulkhead): one slow upstream cannot hold every call.
+
+Layer: plugin (limits), wrapped around the tool adapters (`gateway.adapters`) at start-up, so it
+sees every call an adapter makes, whichever transport or page asked for it. An upstream is a REST
+tool's scheme, host and port, or a federated entity's gateway. At most UPSTREAM_MAX_CONCURRENT
+calls to one upstream are in flight in this process; the next waits up to
+UPSTREAM_QUEUE_SECONDS for one to finish, then fails clearly: an `isError` result for tools/call
+(as any upstream failure), an internal error (-32603) for federated prompts, resources and
+completions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from forge.mcp.jsonrpc import INTERNAL_ERROR, McpError
+from forge.services.tools import error_result
+
+
+class UpstreamBusy(Exception):
+    def __init__(self, upstream: str, limit: int, waited: float):
+        super().__init__(
+            f"upstream {upstream} is busy: {limit} calls are in flight (UPSTREAM_MAX_CONCURRENT) and none "
+            f"finished within {waited:g} s; try again shortly"
+        )
+
+
+def upstream_of(entity: Mapping[str, Any]) -> str | None:
+    """Which upstream serves a tool (or a federated prompt or resource), as a readable key."""
+    if entity.get("gateway_id"):
+        return f"gateway {entity['gateway_id']}"
+    url = entity.get("url")
+    if isinstance(url, str) and "://" in url:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    return None
+
+
+class Bulkhead:
+    def __init__(self, limit: int, queue_seconds: float):
+        self.limit = limit
+        self.queue_seconds = queue_seconds
+        self._slots: dict[str, asyncio.Semaphore] = {}
+
+    @contextlib.asynccontextmanager
+    async def slot(self, upstream: str | None):
+        """Hold one of `upstream`'s slots while the block runs; raise `UpstreamBusy` when none frees
+        up in time. None (an upstream Forge cannot name) is not capped."""
+        if upstream is None:
+            yield
+            return
+        slots = self._slots.get(upstream)
+        if slots is None:
+            slots = self._slots[upstream] = asyncio.Semaphore(self.limit)
+        try:
+            async with asyncio.timeout(self.queue_seconds):
+                await slots.acquire()
+        except TimeoutError:
+            raise UpstreamBusy(upstream, self.limit, self.queue_seconds) from None
+        try:
+            yield
+        finally:
+            slots.release()
+
+    def in_flight(self, upstream: str) -> int:
+        slots = self._slots.get(upstream)
+        return 0 if slots is None else self.limit - slots._value
+
+
+class BulkheadAdapter:
+    """An adapter that takes a slot of the call's upstream before handing the call on. Anything
+    else (`client`, `start`, `aclose`, ...) is the wrapped adapter's own."""
+
+    def __init__(self, adapter, bulkhead: Bulkhead):
+        self.adapter = adapter
+        self.bulkhead = bulkhead
+
+    def __getattr__(self, name: str):
+        return getattr(self.adapter, name)
+
+    async def invoke(self, tool, arguments, invocation=None) -> dict:
+        try:
+            async with self.bulkhead.slot(upstream_of(tool)):
+                return await self.adapter.invoke(tool, arguments, invocation)
+        except UpstreamBusy as busy:
+            return error_result(f"Tool {tool.get('name')!r}: {busy}")
+
+    async def get_prompt(self, prompt, arguments, invocation) -> dict:
+        return await self._call(prompt, self.adapter.get_prompt, prompt, arguments, invocation)
+
+    async def read_resource(self, resource, uri, invocation) -> dict:
+        return await self._call(resource, self.adapter.read_resource, resource, uri, invocation)
+
+    async def complete(self, entity, params, invocation) -> dict:
+        return await self._call(entity, self.adapter.complete, entity, params, invocation)
+
+    async def _call(self, entity, method, *args) -> dict:
+        try:
+            async with self.bulkhead.slot(upstream_of(entity)):
+                return await method(*args)
+        except UpstreamBusy as busy:
+            raise McpError(INTERNAL_ERROR, str(busy)) from None
+
+
+def cap_adapters(gateway, bulkhead: Bulkhead) -> None:
+    """Put every adapter of `gateway` behind `bulkhead` (once)."""
+    gateway.adapters = {
+        kind: adapter if isinstance(adapter, BulkheadAdapter) else BulkheadAdapter(adapter, bulkhead)
+        for kind, adapter in gateway.adapters.items()
+    }

@@ -26,6 +26,9 @@ from forge.store.repository import NotFound
 
 log = logging.getLogger("forge")
 
+DRAIN_POLL_SECONDS = 0.05  # while draining, how often sessions are checked for calls in flight
+STOP_STEP_SECONDS = 10.0  # the longest one step of `Gateway.stop` may take
+
 
 class Gateway:
     """Everything a running Forge knows. Plugins receive it as `gateway` in every hook."""
@@ -53,6 +56,7 @@ class Gateway:
         self._catalog_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self.started = False
+        self.draining = False
 
     # --- building (synchronous, at app creation) ------------------------------------------------
 
@@ -122,23 +126,44 @@ class Gateway:
         self.started = True
         log.info("Forge started: %d tools, %d plugins", len(self.catalog.all.tools), len(self.pm.get_plugins()))
 
+    def drain(self) -> None:
+        """Shutdown has begun (SIGTERM; `forge serve` calls this before the server stops
+        listening): listen streams end at once, and each MCP session is closed, ending its GET
+        stream, as soon as it has no call in flight. Calls still running go on; `stop`, after the
+        server's grace period, closes what is left."""
+        if self.draining:
+            return
+        self.draining = True
+        log.info("shutting down: %d MCP session(s) close as their calls finish", len(self.engine.sessions))
+        self.engine.subscriptions.end_all()
+        self._tasks.append(asyncio.create_task(self._close_sessions_when_idle()))
+
+    async def _close_sessions_when_idle(self) -> None:
+        sessions = self.engine.sessions
+        while True:
+            for session in sessions:
+                if not session.in_flight:
+                    sessions.close(session.id)
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
+
     async def stop(self) -> None:
+        """Close everything `start` opened, each step bounded and on its own: a step that fails
+        or hangs (a plugin, an unreachable database or Redis) is logged and the next runs, so the
+        store's connections (whose threads would keep the process alive) are always closed."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self.engine.subscriptions.end_all()
         await self.engine.sessions.close_all()
         for answer in self.hook.forge_shutdown(gateway=self):
-            try:
-                if asyncio.iscoroutine(answer) or isinstance(answer, asyncio.Future):
-                    await answer
-            except Exception:
-                log.exception("a plugin failed during shutdown")
-        for adapter in self.adapters.values():
-            await adapter.aclose()
-        await self.metrics.flush(self.store)
-        await self.cluster.stop()
-        await self.store.close()
+            if asyncio.iscoroutine(answer) or isinstance(answer, asyncio.Future):
+                await _bounded("a plugin's shutdown", answer)
+        for name, adapter in self.adapters.items():
+            await _bounded(f"closing the {name} tool adapter", adapter.aclose())
+        await _bounded("saving tool metrics", self.metrics.flush(self.store))
+        await _bounded("leaving the cluster channel", self.cluster.stop())
+        await _bounded("closing the store", self.store.close())
         self.started = False
 
     # --- catalog --------------------------------------------------------------------------------
@@ -211,3 +236,14 @@ class Gateway:
 
     async def first_answer(self, hook_name: str, **kwargs):
         return await first_answer(getattr(self.hook, hook_name), gateway=self, **kwargs)
+
+
+async def _bounded(what: str, awaitable, seconds: float = STOP_STEP_SECONDS) -> None:
+    """Await one shutdown step; a failure or a hang past `seconds` is logged, never raised."""
+    try:
+        async with asyncio.timeout(seconds):
+            await awaitable
+    except TimeoutError:
+        log.error("shutdown: %s took longer than %g s; going on without it", what, seconds)
+    except Exception:
+        log.exception("shutdown: %s failed", what)

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes.")
     tool_timeout: float = Field(30.0, gt=0, description="Seconds a tool adapter waits for an upstream answer.")
+    shutdown_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="On SIGTERM, seconds `forge serve` lets calls in flight finish before closing what is left.",
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the MCP endpoints from a browser; localhost origins always are.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 
 import click
 
@@ -65,14 +66,14 @@ def serve(host, port, workers, server):
         )
     run = {"hypercorn": _hypercorn, "uvicorn": _uvicorn, "granian": _granian}[server]
     configure_logging(settings)
-    create_app(settings)  # fail here, with one line, on a bad plugin or setting
+    app = create_app(settings)  # fail here, with one line, on a bad plugin or setting
     upgrade_database(settings)
     click.echo(
         f"Forge listening on http://{settings.host}:{settings.port} with {server}, {settings.workers} worker(s) "
         "(MCP at /mcp, API docs at /docs)",
         err=True,
     )
-    run(settings)
+    run(settings, app)
 
 
 def _missing(server: str) -> None:
@@ -81,32 +82,58 @@ def _missing(server: str) -> None:
     raise SettingsError(f"--server {server} needs {server} installed: pip install 'forge-gateway[{server}]'")
 
 
-def _hypercorn(settings) -> None:
+def _hypercorn(settings, app) -> None:
+    """One worker: `app` served in this process, told of SIGTERM (`_serve_here`). Several:
+    Hypercorn's own worker processes, whose streams end only when the grace period does."""
     from hypercorn.config import Config
     from hypercorn.run import run
 
     config = Config()
     config.application_path = f"{APP_FACTORY}()"
     config.bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
-    config.workers = 0 if settings.workers == 1 else settings.workers  # 0: serve in this process
+    config.workers = settings.workers
     config.accesslog = None
-    config.graceful_timeout = 10
+    config.graceful_timeout = settings.shutdown_grace_seconds
     config.include_server_header = False
-    run(config)
+    if settings.workers > 1:
+        run(config)
+    else:
+        asyncio.run(_serve_here(app, config))
 
 
-def _uvicorn(settings) -> None:
+async def _serve_here(app, config) -> None:
+    """Serve until SIGTERM or SIGINT. Then, before Hypercorn stops listening, the gateway starts
+    draining (`Gateway.drain`: streams end, sessions close as their calls finish); Hypercorn
+    waits up to SHUTDOWN_GRACE_SECONDS for the requests in flight, then the gateway stops
+    (sessions, upstreams and their stdio children, store). Without the early word, an open
+    stream would hold the shutdown for the whole grace period and then be cut."""
+    from hypercorn.asyncio import serve
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+
+    async def shutdown_trigger() -> None:
+        await stopping.wait()
+        app.gateway.drain()
+
+    await serve(app, config, shutdown_trigger=shutdown_trigger)
+
+
+def _uvicorn(settings, app) -> None:
     try:
         import uvicorn
     except ImportError:
         _missing("uvicorn")
     uvicorn.run(
         APP_FACTORY, factory=True, host=settings.host, port=settings.port, workers=settings.workers,
-        access_log=False, log_level="warning", server_header=False, timeout_graceful_shutdown=10,
+        access_log=False, log_level="warning", server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
-def _granian(settings) -> None:
+def _granian(settings, app) -> None:
     try:
         from granian import Granian
         from granian.constants import Interfaces
@@ -114,7 +141,7 @@ def _granian(settings) -> None:
         _missing("granian")
     Granian(
         APP_FACTORY, factory=True, address=settings.host, port=settings.port, interface=Interfaces.ASGI,
-        workers=settings.workers, log_access=False, workers_kill_timeout=10,
+        workers=settings.workers, log_access=False, workers_kill_timeout=max(1, round(settings.shutdown_grace_seconds)),
     ).serve()
 
 

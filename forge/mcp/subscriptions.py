@@ -69,6 +69,11 @@ class SubscriptionHub:
     def remove(self, subscription: Subscription) -> None:
         self._open.discard(subscription)
 
+    def end_all(self) -> None:
+        """End every listen stream (shutdown): each next yields None, on which transports close it."""
+        for subscription in list(self._open):
+            subscription.offer(None)
+
     def publish(self, kind: str, method: str) -> None:
         for subscription in self._open:
             if kind in subscription.kinds:

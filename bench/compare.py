@@ -71,7 +71,7 @@ def start_forge(bench, server: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not bench._forge_setting(k)}
     env.update(AUTH_REQUIRED="false", DATABASE_URL=f"sqlite:///{bench.database}", PORT=str(port), HOST="127.0.0.1",
-               LOG_LEVEL="WARNING", CACHE_TYPE="memory")
+               LOG_LEVEL="WARNING", CACHE_TYPE="memory", OUTBOUND_ALLOW="127.0.0.1")
     name = f"forge-{server}"
     child = bench.children.start(name, [str(FORGE_BIN), "serve", "--server", server], bench.forge_core, env=env, cwd=bench.folder)
     wait_for_http(child, port, "/health", f"Forge under {server}", bench.children, name)

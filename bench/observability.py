@@ -92,7 +92,7 @@ class SideBySide:
             env = {k: v for k, v in os.environ.items() if not (is_forge_setting(k) or k.startswith(PREFIXES))}
             env.update(
                 AUTH_REQUIRED="false", DATABASE_URL=f"sqlite:///{home / 'forge.db'}", PORT=str(port),
-                HOST="127.0.0.1", LOG_LEVEL="WARNING", CACHE_TYPE="memory",
+                HOST="127.0.0.1", LOG_LEVEL="WARNING", CACHE_TYPE="memory", OUTBOUND_ALLOW="127.0.0.1",
             )
             env.update({key: value.format(echo_port=self.echo_port) for key, value in extra.items()})
             name = f"forge-{number_}"
@@ -147,6 +147,7 @@ async def in_process(folder: Path, rounds: int, echo_port: int, batch: int = 300
         os.environ.update({key: value.format(echo_port=echo_port) for key, value in extra.items()})
         settings = Settings(
             _env_file=None, auth_required=False, database_url=f"sqlite:///{folder / f'in-process-{number_}.db'}",
+            outbound_allow=["127.0.0.1"],
             plugins_disabled=VARIANTS["without"]["PLUGINS_DISABLED"].split(",") if variant == "without" else [],
         )
         gateway = create_app(settings).gateway

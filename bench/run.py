@@ -321,7 +321,7 @@ class Bench:
         env = {k: v for k, v in os.environ.items() if not self._forge_setting(k)}
         env.update(
             AUTH_REQUIRED="false", DATABASE_URL=f"sqlite:///{self.database}", PORT=str(self.forge_port),
-            HOST="127.0.0.1", LOG_LEVEL="WARNING", CACHE_TYPE="memory",
+            HOST="127.0.0.1", LOG_LEVEL="WARNING", CACHE_TYPE="memory", OUTBOUND_ALLOW="127.0.0.1",
         )
         # cwd: the temporary folder, so no developer's .env is read.
         self.forge = self.children.start("forge", [str(FORGE_BIN), "serve"], self.forge_core, env=env, cwd=self.folder)

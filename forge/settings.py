@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to call the MCP endpoints from a browser; localhost origins always are.",
     )
+    outbound_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Loopback, private, link-local or metadata addresses Forge may call anyway (REST tools, "
+        "gateways, OpenAPI URLs): addresses, CIDR networks and host names (*.domain), comma separated. "
+        "Empty: only public addresses.",
+    )
 
     # Authentication (the auth_basic_jwt plugin reads these).
     basic_auth_user: str = Field("admin", description="User name for HTTP Basic authentication.")
@@ -85,13 +91,22 @@ class Settings(BaseSettings):
     federation_timeout: float = Field(30.0, gt=0, description="Seconds to wait for an upstream.")
     federation_sync_interval: int = Field(300, ge=1, description="Seconds between catalog syncs.")
 
-    @field_validator("plugins_disabled", "allowed_origins", "federation_peers", mode="before")
+    @field_validator("plugins_disabled", "allowed_origins", "federation_peers", "outbound_allow", mode="before")
     @classmethod
     def _comma_separated(cls, value):
         if isinstance(value, str):
             if value.strip().startswith("["):
                 return json.loads(value)
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound_allow(cls, value: list[str]) -> list[str]:
+        from forge.outbound import allow_entry  # imports aiohttp: only when the setting is given
+
+        for entry in value:
+            allow_entry(entry)
         return value
 
     @field_validator("app_root_path")

@@ -99,6 +99,8 @@ def forge_settings(tmp_path: Path, **overrides) -> Settings:
         "port": free_port(),
         "auth_required": False,
         "cache_type": "memory",
+        # Tests' upstreams listen on loopback, which Forge refuses to call unless admitted.
+        "outbound_allow": ["127.0.0.0/8", "::1"],
         "_env_file": None,
     }
     values.update(overrides)

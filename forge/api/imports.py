@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import httpcore
 import httpx
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from quart import Blueprint, current_app, g
@@ -23,6 +24,7 @@ from forge.api.errors import ApiError
 from forge.api.guard import requires
 from forge.api.import_plan import Change, apply, validated
 from forge.api.schemas import ErrorBody, Strict
+from forge.outbound import OutboundPolicy, OutboundRefused
 from forge.services import openapi_import
 from forge.services.catalog_io import DocumentError, SecretBox, export_document, read_document
 
@@ -132,9 +134,10 @@ async def import_openapi(data: OpenApiImport):
 
 async def _fetch(url: str, settings) -> dict:
     limit = settings.max_body_bytes
+    transport = OutboundPolicy.of(settings).guard_httpx(httpx.AsyncHTTPTransport(), httpcore.ConnectError)
     try:
         async with (
-            httpx.AsyncClient(timeout=settings.tool_timeout, follow_redirects=True) as client,
+            httpx.AsyncClient(timeout=settings.tool_timeout, follow_redirects=True, transport=transport) as client,
             client.stream("GET", url) as response,
         ):
             response.raise_for_status()
@@ -145,6 +148,8 @@ async def _fetch(url: str, settings) -> dict:
                     raise ApiError(
                         422, "invalid_spec", f"the document at {url} is over MAX_BODY_BYTES ({limit})"
                     )
+    except OutboundRefused as refused:  # on any redirect hop too
+        raise ApiError(422, "outbound_refused", f"cannot fetch the document at {url}: {refused}") from None
     except httpx.HTTPError as error:
         raise ApiError(422, "spec_unreachable", f"cannot fetch the document at {url}: {error}") from None
     try:

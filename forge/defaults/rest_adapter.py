@@ -26,6 +26,7 @@ import aiohttp
 import orjson
 
 from forge.hookspecs import hookimpl
+from forge.outbound import OutboundPolicy, OutboundRefused
 from forge.services.tools import error_result
 from forge.services.uri_templates import UriTemplate
 
@@ -39,17 +40,19 @@ KEEPALIVE_SECONDS = 15.0  # an idle upstream connection is closed after this
 
 
 class RestAdapter:
-    def __init__(self, timeout: float):
+    def __init__(self, timeout: float, policy: OutboundPolicy | None = None):
         self.timeout = timeout
+        self.policy = policy or OutboundPolicy()
         self.client: aiohttp.ClientSession | None = None
         # id(tool) -> (tool, its plan): a catalog's tool dicts live until a write replaces them,
         # so each is parsed once, not on every call; holding the tool keeps its id from reuse.
         self._plans: dict[int, tuple[Mapping[str, Any], tuple]] = {}
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS)
-        self.client = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout), raise_for_status=False
+        self.client = self.policy.aiohttp_session(  # connects only where OUTBOUND_ALLOW lets it
+            connector={"limit": MAX_CONNECTIONS, "keepalive_timeout": KEEPALIVE_SECONDS},
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            raise_for_status=False,
         )
 
     async def aclose(self) -> None:
@@ -90,6 +93,8 @@ class RestAdapter:
                 content = await response.read()
         except TimeoutError:
             return error_result(f"Tool {tool['name']!r}: the upstream did not answer within {timeout:g}s")
+        except OutboundRefused as refused:
+            return error_result(f"Tool {tool['name']!r}: {refused}")
         except (aiohttp.ClientError, ValueError) as failure:  # ValueError: a URL or header aiohttp refuses
             return error_result(f"Tool {tool['name']!r}: the upstream request failed: {failure!r}")
         return self._result(tool, response, content)
@@ -145,4 +150,4 @@ def placements(input_schema: Mapping[str, Any] | None) -> dict[str, tuple[str, s
 
 @hookimpl
 def forge_tool_adapters(gateway):
-    return {"REST": RestAdapter(gateway.settings.tool_timeout)}
+    return {"REST": RestAdapter(gateway.settings.tool_timeout, OutboundPolicy.of(gateway.settings))}

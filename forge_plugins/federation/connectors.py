@@ -24,11 +24,13 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import httpcore2
 import httpx2
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from forge.outbound import OutboundPolicy
 from forge_plugins.federation.http_session import HttpSession, NotModern
 from forge_plugins.federation.stream_session import StreamSession
 
@@ -36,17 +38,19 @@ from forge_plugins.federation.stream_session import StreamSession
 class Connectors:
     """The connectors of one gateway, sharing its identity and timeout."""
 
-    def __init__(self, info: Mapping[str, Any], timeout: float):
+    def __init__(self, info: Mapping[str, Any], timeout: float, policy: OutboundPolicy | None = None):
         self.info = dict(info)
         self.timeout = timeout
+        self.policy = policy or OutboundPolicy()  # what HTTP upstreams may be (OUTBOUND_ALLOW)
 
     def registry(self) -> dict:
         return {"streamable_http": self.streamable_http, "sse": self.sse, "stdio": self.stdio}
 
     @contextlib.asynccontextmanager
     async def streamable_http(self, record: Mapping[str, Any]) -> AsyncIterator[Any]:
+        await self.policy.check_url(record["url"])  # a refusal told plainly; clients check again
         session = HttpSession(
-            record["url"], record.get("headers") or {}, info=self.info, timeout=self.timeout
+            record["url"], record.get("headers") or {}, info=self.info, timeout=self.timeout, policy=self.policy
         )
         try:
             await session.open()
@@ -68,9 +72,7 @@ class Connectors:
 
     @contextlib.asynccontextmanager
     async def _handshake_http(self, record: Mapping[str, Any]) -> AsyncIterator[StreamSession]:
-        client = httpx2.AsyncClient(
-            headers=dict(record.get("headers") or {}), timeout=httpx2.Timeout(self.timeout, read=None)
-        )
+        client = self._httpx2_client(headers=dict(record.get("headers") or {}))
         async with (
             client,
             streamable_http_client(record["url"], http_client=client) as (read, write),
@@ -81,14 +83,25 @@ class Connectors:
     @contextlib.asynccontextmanager
     async def sse(self, record: Mapping[str, Any]) -> AsyncIterator[StreamSession]:
         headers = dict(record.get("headers") or {})
+        await self.policy.check_url(record["url"])
         async with (
-            sse_client(record["url"], headers=headers, timeout=self.timeout, sse_read_timeout=24 * 3600) as (
-                read,
-                write,
-            ),
+            sse_client(
+                record["url"],
+                headers=headers,
+                timeout=self.timeout,
+                sse_read_timeout=24 * 3600,
+                httpx_client_factory=self._httpx2_client,
+            ) as (read, write),
             StreamSession(read, write, info=self.info, timeout=self.timeout) as session,
         ):
             yield session
+
+    def _httpx2_client(self, headers=None, timeout=None, auth=None) -> httpx2.AsyncClient:
+        """An httpx2 client for the SDK's transports, connecting only where the policy allows
+        (the SDK's `McpHttpClientFactory`)."""
+        transport = self.policy.guard_httpx(httpx2.AsyncHTTPTransport(), httpcore2.ConnectError)
+        timeout = timeout or httpx2.Timeout(self.timeout, read=None)
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=transport)
 
     @contextlib.asynccontextmanager
     async def stdio(self, record: Mapping[str, Any]) -> AsyncIterator[StreamSession]:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from forge.outbound import OutboundPolicy
 from forge.store.models import utcnow
 from forge.store.repository import Conflict, NotFound
 from forge_plugins.federation.connectors import Connectors
@@ -39,7 +40,9 @@ class Federation:
         self.settings = settings_of(gateway)
         self.instance_id = instance_id(gateway)
         self.timeout = gateway.settings.federation_timeout
-        self.connectors = Connectors(client_info(gateway.settings.app_name), self.timeout)
+        self.connectors = Connectors(
+            client_info(gateway.settings.app_name), self.timeout, OutboundPolicy.of(gateway.settings)
+        )
         self.adapter = FederationAdapter(self)
         self.upstreams: dict[str, Upstream] = {}
         self._loops: list[asyncio.Task] = []

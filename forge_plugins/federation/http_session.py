@@ -14,11 +14,13 @@ import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import httpcore
 import httpx
 import orjson
 from mcp.shared.inbound import encode_header_value
 
 from forge.mcp.jsonrpc import INTERNAL_ERROR, McpError
+from forge.outbound import OutboundPolicy, OutboundRefused
 from forge_plugins.federation.wire import (
     LIST_CHANGED,
     MODERN,
@@ -42,19 +44,28 @@ class HttpSession:
 
     protocol_version = MODERN
 
-    def __init__(self, url: str, headers: Mapping[str, str], *, info: Mapping[str, Any], timeout: float):
+    def __init__(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        info: Mapping[str, Any],
+        timeout: float,
+        policy: OutboundPolicy | None = None,
+    ):
         self.url = url
         self.info = dict(info)
         self.timeout = timeout
         self.server: dict = {}
         self._ids = itertools.count(1)
         self._closed = asyncio.Event()
+        transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
         self.client = httpx.AsyncClient(
             headers=dict(headers),
             timeout=httpx.Timeout(
                 timeout, read=None
             ),  # answer streams may be long; calls are bounded by `timeout`
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=(policy or OutboundPolicy()).guard_httpx(transport, httpcore.ConnectError),
         )
 
     async def open(self) -> None:
@@ -99,6 +110,8 @@ class HttpSession:
                     return await self._answer(response, request_id, on_notification)
         except httpx.TimeoutException:
             raise TimeoutError from None
+        except OutboundRefused as refused:
+            raise UpstreamUnavailable(str(refused)) from None
         except httpx.TransportError as error:
             raise UpstreamUnavailable(
                 f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
@@ -166,6 +179,8 @@ class HttpSession:
                         await on_change(message)
                     elif "method" not in message:
                         break  # the upstream closed the subscription (it is going away)
+        except OutboundRefused as refused:
+            raise UpstreamUnavailable(str(refused)) from None
         except httpx.TransportError as error:
             if self._closed.is_set():
                 return

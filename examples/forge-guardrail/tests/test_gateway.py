@@ -75,7 +75,8 @@ def test_forge_loads_the_guardrail_through_its_entry_point():
 
 def test_a_tool_result_reaches_the_client_redacted(tmp_path, customer_api):
     settings = Settings(
-        _env_file=None, auth_required=False, database_url=f"sqlite:///{tmp_path / 'forge.db'}"
+        _env_file=None, auth_required=False, database_url=f"sqlite:///{tmp_path / 'forge.db'}",
+        outbound_allow=["127.0.0.1"],  # the customer API listens on loopback
     )
 
     async def scenario():

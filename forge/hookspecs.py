@@ -401,5 +401,6 @@ def forge_admin_panels(gateway):
     Call semantics: all results are collected, in call order.
     May be async: no (a panel's `render` is async and runs per request).
     Default plugin: `forge_plugins.admin_ui` renders them and contributes its own (overview,
-    tools, resources, prompts, servers, gateways, metrics, ordered 0 to 60); the kernel none.
+    tools, resources, prompts, servers, gateways, metrics, ordered 0 to 60, and tokens at 70 when
+    `forge_plugins.auth_basic_jwt` is installed); the kernel none.
     """

@@ -63,24 +63,68 @@ def field_error(page: str, name: str) -> str | None:
     return html.unescape(found.group(1)) if found else None
 
 
-@pytest.fixture
-def secured(start_forge):
-    """A gateway that requires credentials: Basic admin/PASSWORD, or JWTs signed with SECRET."""
-    return start_forge(auth_required=True, basic_auth_password=PASSWORD, jwt_secret_key=SECRET)
+def bearer(token: str) -> dict:
+    return {"authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
-def admin(secured):
-    client = AdminClient(secured)
-    assert client.login().status_code == 303
-    yield client
-    client.close()
+def start_ui(start_forge):
+    """`start_ui(plugins=(), login=True, **settings)`: a gateway that requires credentials (Basic
+    admin/PASSWORD, or JWTs signed with SECRET) and an `AdminClient` of it, logged in unless
+    `login` is false; the clients are closed after the test."""
+    clients: list[AdminClient] = []
+
+    def start(plugins=(), login: bool = True, **settings) -> AdminClient:
+        secured = {"auth_required": True, "basic_auth_password": PASSWORD, "jwt_secret_key": SECRET}
+        settings = {**secured, **settings}
+        client = AdminClient(start_forge(plugins=plugins, **settings))
+        clients.append(client)
+        if login:
+            assert client.login(prefix=settings.get("app_root_path", "")).status_code == 303
+        return client
+
+    yield start
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def admin(start_ui) -> AdminClient:
+    return start_ui()
+
+
+@pytest.fixture
+def secured(admin):
+    return admin.forge
+
+
+@pytest.fixture
+def visitor(start_ui) -> AdminClient:
+    """A browser on a secured gateway that has not logged in."""
+    return start_ui(login=False)
 
 
 @pytest.fixture
 def api_client(secured):
     with httpx.Client(base_url=secured.url, auth=("admin", PASSWORD), timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def many_tools(secured, rest_upstream):
+    """`many_tools(count, name)`: that many tools named name.format(number), written to the store
+    at once (not one API call each) and loaded."""
+
+    def add(count: int, name: str) -> None:
+        async def write():
+            for number in range(count):
+                tool = {"name": name.format(number), "url": rest_upstream}
+                await secured.gateway.store.create("tools", tool)
+            await secured.gateway.reload_catalog()
+
+        secured.run(write())
+
+    return add
 
 
 # --- logging in ---------------------------------------------------------------------------------
@@ -110,8 +154,8 @@ def test_a_post_without_credentials_goes_to_the_login_page_and_changes_nothing(s
     assert httpx.get(secured.url + "/tools").status_code == 401  # the API still answers JSON 401s
 
 
-def test_logging_in_sets_a_signed_http_only_session_cookie_and_logging_out_ends_it(secured):
-    client = AdminClient(secured)
+def test_logging_in_sets_a_signed_http_only_session_cookie_and_logging_out_ends_it(visitor):
+    client, secured = visitor, visitor.forge
     wrong = client.login(password="nope")
     assert wrong.status_code == 401
     assert "Wrong user name or password." in wrong.text
@@ -142,11 +186,23 @@ def test_logging_in_sets_a_signed_http_only_session_cookie_and_logging_out_ends_
     logout = client.submit("/admin/tools", {}, action="/admin/logout")
     assert (logout.status_code, logout.headers["location"]) == (303, "/admin/login")
     assert client.get("/admin/tools").status_code == 303
-    client.close()
 
 
-def test_login_redirects_only_inside_the_ui(secured):
-    client = AdminClient(secured)
+def test_a_throttled_login_says_when_to_try_again_not_that_the_password_is_wrong(monkeypatch, start_ui):
+    monkeypatch.setenv("AUTH_MAX_FAILURES", "2")
+    client = start_ui(login=False)
+    for _ in range(2):
+        assert "Wrong user name or password." in client.login(password="nope").text
+    throttled = client.login()  # the right password too, while the address is over the limit
+    assert throttled.status_code == 429
+    message = re.search(r'<div class="error-summary" role="alert"><p>(.*?)</p>', throttled.text).group(1)
+    assert re.fullmatch(r"Too many attempts, try again in (\d+) s\.", message)
+    assert int(throttled.headers["retry-after"]) >= 1
+    assert "forge_admin_session" not in client.http.cookies
+
+
+def test_login_redirects_only_inside_the_ui(visitor):
+    client = visitor
     for target in ("https://evil.example/", "//evil.example/admin", "/tools"):
         answer = client.http.post(
             "/admin/login",
@@ -158,7 +214,6 @@ def test_login_redirects_only_inside_the_ui(secured):
             },
         )
         assert (answer.status_code, answer.headers["location"]) == (303, "/admin")
-    client.close()
 
 
 def test_the_session_cookie_is_secure_behind_https(secured):
@@ -362,13 +417,8 @@ def test_the_overview_counts_the_catalog(admin, api_client, rest_upstream):
     assert '<dt>Database</dt><dd><span class="badge on">ok</span></dd>' in page
 
 
-def test_the_tools_list_is_paginated_and_searched_on_the_server(admin, secured, rest_upstream):
-    async def many():
-        for number in range(120):
-            await secured.gateway.store.create("tools", {"name": f"tool-{number:03d}", "url": rest_upstream})
-        await secured.gateway.reload_catalog()
-
-    secured.run(many())
+def test_the_tools_list_is_paginated_and_searched_on_the_server(admin, many_tools):
+    many_tools(120, "tool-{:03d}")
     first = admin.get("/admin/tools").text
     assert "1–50 of 120 tools" in first
     assert len(re.findall(r'aria-label="Edit tool-', first)) == 50
@@ -511,13 +561,8 @@ def test_a_virtual_server_shows_its_endpoint_and_a_client_configuration(
     assert field_error(unknown.text, "tool_ids") == "tool_ids names unknown tools: nope"
 
 
-def test_a_large_catalog_is_picked_by_name(admin, secured, api_client, rest_upstream):
-    async def many():
-        for number in range(210):
-            await secured.gateway.store.create("tools", {"name": f"t{number:03d}", "url": rest_upstream})
-        await secured.gateway.reload_catalog()
-
-    secured.run(many())
+def test_a_large_catalog_is_picked_by_name(admin, api_client, many_tools):
+    many_tools(210, "t{:03d}")
     form = admin.get("/admin/servers/new").text
     assert 'name="tool_ids"' not in form  # 210 tools are not listed as boxes
     assert '<label for="f-tool_ids-names">Add tools by name</label>' in form
@@ -578,15 +623,15 @@ def test_gateways_show_their_state_and_last_error(admin, secured, api_client):
     assert field_error(added.text, "url") == "a streamable_http upstream needs a http:// or https:// URL"
 
 
-def test_the_ui_follows_app_root_path(start_forge):
-    forge = start_forge(app_root_path="/gateway", auth_required=True, basic_auth_password=PASSWORD)
+def test_the_ui_follows_app_root_path(start_ui):
+    client = start_ui(login=False, app_root_path="/gateway")
+    forge = client.forge
     assert httpx.get(forge.url + "/gateway/tools", auth=("admin", PASSWORD)).status_code == 200  # the API too
     answer = httpx.get(forge.url + "/gateway/admin/tools")
     assert (answer.status_code, answer.headers["location"]) == (
         303,
         "/gateway/admin/login?next=/gateway/admin/tools",
     )
-    client = AdminClient(forge)
     logged_in = client.http.post(
         "/gateway/admin/login",
         data={
@@ -601,7 +646,6 @@ def test_the_ui_follows_app_root_path(start_forge):
     page = client.get("/gateway/admin/tools").text
     assert ("/gateway/admin/overview", "Overview") in navigation(page)
     assert 'href="/gateway/admin/static/admin.css"' in page
-    client.close()
 
 
 class WriteWatcher:
@@ -613,11 +657,10 @@ class WriteWatcher:
         self.changes.append((kind, before and before["name"], after and after["name"], principal.name))
 
 
-def test_plugins_hear_about_changes_made_in_the_ui(start_forge, rest_upstream):
+def test_plugins_hear_about_changes_made_in_the_ui(start_ui):
     watcher = WriteWatcher()
-    forge = start_forge(plugins=[watcher], auth_required=True, basic_auth_password=PASSWORD)
-    admin = AdminClient(forge)
-    admin.login()
+    admin = start_ui(plugins=[watcher])
+    forge = admin.forge
     admin.submit(
         "/admin/gateways/new", {"name": "upstream", "url": "http://127.0.0.1:9/mcp", "transport": "sse"}
     )
@@ -629,8 +672,6 @@ def test_plugins_hear_about_changes_made_in_the_ui(start_forge, rest_upstream):
         ("gateways", "upstream", "upstream", "admin"),
         ("gateways", "upstream", None, "admin"),
     ]
-    admin.close()
-
 
 
 def test_a_tools_edit_form_never_shows_its_header_secrets(admin, api_client, rest_upstream):
@@ -655,3 +696,108 @@ def test_a_tools_edit_form_never_shows_its_header_secrets(admin, api_client, res
     call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "keyed", "arguments": {}}}
     answer = api_client.post("/rpc", json=call).json()
     assert '"x-api-key": "s3cret-value"' in answer["result"]["content"][0]["text"]
+
+
+# --- tokens (the auth plugin's) -----------------------------------------------------------------
+
+
+def created_token(page: str) -> str:
+    found = re.search(r'<pre class="output token" id="new-token"[^>]*>(.*?)</pre>', page, re.DOTALL)
+    return html.unescape(found.group(1))
+
+
+def test_a_token_is_created_shown_once_listed_and_revoked_after_a_confirmation(admin, api_client):
+    server = api_client.post("/servers", json={"name": "desk"}).json()
+    form = admin.get("/admin/tokens/new").text
+    assert "Scopes (at least one)</legend>" in form
+    assert f'value="server:{server["id"]}"' in form and 'value="read"' in form
+    assert '<option value="10080" selected>7 days</option>' in form  # TOKEN_EXPIRY
+
+    refused = admin.submit("/admin/tokens/new", {"name": "", "expires_minutes": "60"})
+    assert refused.status_code == 422
+    assert field_error(refused.text, "name") == "required"
+    assert field_error(refused.text, "scopes").startswith("choose at least one scope")
+    assert api_client.get("/auth/tokens").json()["total"] == 0  # an unticked box grants nothing
+
+    asked = {"name": "ci reader", "expires_minutes": "60", "scopes": "read"}
+    created = admin.submit("/admin/tokens/new", asked)
+    assert created.status_code == 200
+    token = created_token(created.text)
+    assert 'data-copy="new-token"' in created.text and "the only time it is shown" in created.text
+    assert httpx.get(admin.forge.url + "/tools", headers=bearer(token)).status_code == 200
+
+    listed = admin.get("/admin/tokens").text
+    assert "ci reader" in listed and token not in listed
+    assert '<span class="badge state-active">active</span>' in listed
+    jti = api_client.get("/auth/tokens").json()["items"][0]["jti"]
+    assert f'href="/admin/tokens/{jti}/revoke" class="danger" aria-label="Revoke ci reader"' in listed
+
+    confirm = admin.get(f"/admin/tokens/{jti}/revoke").text
+    assert "Revoke token ci reader?" in confirm
+    # asking is not revoking
+    assert httpx.get(admin.forge.url + "/tools", headers=bearer(token)).status_code == 200
+    revoked = admin.submit(f"/admin/tokens/{jti}/revoke", {})
+    assert (revoked.status_code, revoked.headers["location"]) == (303, "/admin/tokens")
+    assert httpx.get(admin.forge.url + "/tools", headers=bearer(token)).status_code == 401
+    after = admin.get("/admin/tokens").text
+    assert "Token &#39;ci reader&#39; revoked." in after
+    assert '<span class="badge state-revoked">revoked</span>' in after and "Revoke ci reader" not in after
+    assert "No tokens." in admin.get("/admin/tokens?state=active").text
+
+
+def test_without_the_auth_plugin_there_is_no_tokens_panel(start_forge):
+    forge = start_forge(plugins_disabled=["auth_basic_jwt"])
+    page = httpx.get(forge.url + "/admin/overview").text
+    assert "Tokens" not in [title for _, title in navigation(page)]
+    assert httpx.get(forge.url + "/admin/tokens").status_code == 404
+    assert httpx.get(forge.url + "/admin/tokens/new").status_code == 404
+
+
+def test_an_issued_token_is_listed_by_the_api_without_its_secret(secured, api_client):
+    created = api_client.post("/auth/tokens", json={"name": "ci", "scopes": ["read"], "expires_minutes": 60})
+    assert created.status_code == 201
+    token = created.json()
+    shown = (token["name"], token["subject"], token["scopes"], token["state"])
+    assert shown == ("ci", "admin", ["read"], "active")
+    assert httpx.post(secured.url + "/tools", headers=bearer(token["token"]), json={}).status_code == 403
+    listed = api_client.get("/auth/tokens").json()
+    assert listed["total"] == 1 and listed["items"][0]["jti"] == token["jti"]
+    assert "token" not in listed["items"][0]
+    api_client.post(f"/auth/tokens/{token['jti']}/revoke")
+    assert api_client.get("/auth/tokens", params={"state": "revoked"}).json()["total"] == 1
+    assert api_client.get("/auth/tokens", params={"state": "active"}).json()["total"] == 0
+
+
+def test_a_token_for_a_virtual_server_names_it_by_id_and_reaches_nothing_else(secured, api_client):
+    server = api_client.post("/servers", json={"name": "desk"}).json()
+    body = {"name": "desk client", "scopes": [f"server:{server['id']}"], "subject": "bot"}
+    token = api_client.post("/auth/tokens", json=body).json()
+    assert (token["subject"], token["created_by"]) == ("bot", "admin")
+    assert httpx.get(secured.url + "/tools", headers=bearer(token["token"])).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "message"),
+    [
+        ({"name": "x", "scopes": []}, "scopes", "choose at least one scope"),
+        ({"name": "x", "scopes": ["root"]}, "scopes", "'root' is not a scope"),
+        ({"name": "x", "scopes": ["server:nope"]}, "scopes", "no virtual server with that id"),
+        ({"name": " ", "scopes": ["read"]}, "name", "1 to 255 characters"),
+        ({"name": "x", "scopes": ["read"], "expires_minutes": 0}, "expires_minutes", "greater than or equal"),
+    ],
+)
+def test_a_token_asked_for_wrongly_is_refused_field_by_field(api_client, payload, field, message):
+    answer = api_client.post("/auth/tokens", json=payload)
+    assert answer.status_code == 422
+    detail = answer.json()["error"]["details"][0]
+    assert detail["field"] == field and message in detail["message"]
+    assert api_client.get("/auth/tokens").json()["total"] == 0
+
+
+def test_readers_list_tokens_and_only_administrators_issue_them(secured, api_client):
+    reader = api_client.post("/auth/tokens", json={"name": "reader", "scopes": ["read"]}).json()["token"]
+    more = {"name": "more", "scopes": ["admin"]}
+    assert httpx.post(secured.url + "/auth/tokens", headers=bearer(reader), json=more).status_code == 403
+    assert httpx.get(secured.url + "/auth/tokens", headers=bearer(reader)).json()["total"] == 1
+    assert httpx.get(secured.url + "/admin/tokens/new", headers=bearer(reader)).status_code == 403
+    assert httpx.get(secured.url + "/auth/tokens").status_code == 401

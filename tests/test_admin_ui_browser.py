@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_admin_ui import PASSWORD
+from tests.test_admin_ui import PASSWORD, SECRET
 
 CHROMIUM = os.environ.get("FORGE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "admin-ui"
@@ -209,3 +209,42 @@ def test_the_ui_works_from_the_keyboard(forge, page):
     expect(page.get_by_role("heading", name="Resources", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Resources", exact=True)).to_have_attribute("aria-current", "page")
     shot(page, "08-resources-auth-off")
+
+
+def test_an_administrator_creates_a_token_copies_it_and_revokes_it(start_forge, page):
+    forge = start_forge(auth_required=True, basic_auth_password=PASSWORD, jwt_secret_key=SECRET)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=forge.url)
+    page.goto(forge.url + "/admin/tokens")
+    page.get_by_label("User name").fill("admin")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Tokens", exact=True)).to_be_visible()
+
+    # Creating one: no scope ticked is refused next to the scopes, not turned into an admin token.
+    page.get_by_role("link", name="New token").click()
+    page.get_by_label("Name (required)").fill("ci reader")
+    page.get_by_label("Expires after").select_option(label="1 day")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("#f-scopes-error")).to_contain_text("choose at least one scope")
+    page.get_by_label("read: reads, and every MCP endpoint").check()
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Token ci reader created")).to_be_visible()
+    token = page.locator("#new-token").inner_text()
+    page.get_by_role("button", name="Copy token").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == token
+    shot(page, "09-token-created")
+
+    # Listed (without the token), then revoked after a confirmation.
+    page.get_by_role("navigation", name="Admin panels").get_by_role("link", name="Tokens").click()
+    expect(page.get_by_role("cell", name="ci reader", exact=True)).to_be_visible()
+    expect(page.locator("#results .badge")).to_have_text("active")
+    assert token not in page.content()
+    page.get_by_role("link", name="Revoke ci reader").click()
+    expect(page.get_by_role("heading", name="Revoke token ci reader?")).to_be_visible()
+    shot(page, "10-token-revoke")
+    page.get_by_role("button", name="Revoke ci reader").click()
+    expect(page.get_by_role("status").filter(has_text="revoked")).to_have_text("Token 'ci reader' revoked.")
+    expect(page.locator("#results .badge")).to_have_text("revoked")
+    expect(page.get_by_role("link", name="Revoke ci reader")).to_have_count(0)
+    shot(page, "11-tokens-list")

@@ -1,8 +1,9 @@
 """Forge plugin: the browser admin UI at /admin, built from the panels plugins contribute.
 
-The UI's own pages (overview, tools, resources, prompts, virtual servers, gateways, metrics) are
-`AdminPanel`s it contributes through `forge_admin_panels`, exactly as another plugin's panel would
-be; the navigation lists `gateway.admin_panels`, so every plugin's panels appear side by side.
+The UI's own pages (overview, tools, resources, prompts, virtual servers, gateways, metrics, and
+tokens when the auth plugin `auth_basic_jwt` is installed) are `AdminPanel`s it contributes through
+`forge_admin_panels`, exactly as another plugin's panel would be; the navigation lists
+`gateway.admin_panels`, so every plugin's panels appear side by side.
 
 Hooks: `forge_blueprints` (the pages, server-rendered with Jinja, autoescaped), `forge_admin_panels`
 (its panels), `forge_authenticate` (its signed session cookie is a credential: a logged-in browser
@@ -17,12 +18,26 @@ import sys
 
 from forge.hookspecs import hookimpl
 from forge.plugins import PluginError, implementations
-from forge_plugins.admin_ui.panels import gateways, metrics, overview, prompts, resources, servers, tools
+from forge_plugins.admin_ui.panels import (
+    gateways,
+    metrics,
+    overview,
+    prompts,
+    resources,
+    servers,
+    tokens,
+    tools,
+)
 from forge_plugins.admin_ui.session import principal_from_cookies
 from forge_plugins.admin_ui.settings import AdminUiSettings
 from forge_plugins.admin_ui.views import build_blueprint
 
-PANEL_MODULES = (overview, tools, resources, prompts, servers, gateways, metrics)
+PANELS = tuple(module.PANEL for module in (overview, tools, resources, prompts, servers, gateways, metrics))
+
+
+def panels_of(gateway) -> tuple:
+    """The UI's own panels on this gateway: tokens only where the auth plugin issues them."""
+    return PANELS + ((tokens.PANEL,) if tokens.issuer_of(gateway) is not None else ())
 
 
 @hookimpl
@@ -33,7 +48,7 @@ def forge_settings_sections():
 @hookimpl
 def forge_blueprints(gateway):
     _require_another_authenticator(gateway)
-    return [build_blueprint(PANEL_MODULES)]
+    return [build_blueprint(panels_of(gateway))]
 
 
 def _require_another_authenticator(gateway) -> None:
@@ -55,7 +70,7 @@ def _require_another_authenticator(gateway) -> None:
 
 @hookimpl
 def forge_admin_panels(gateway):
-    return [module.panel() for module in PANEL_MODULES]
+    return [panel.admin_panel() for panel in panels_of(gateway)]
 
 
 @hookimpl

@@ -113,3 +113,26 @@ def arguments_from_form(
             expected = {"integer": "a whole number", "number": "a number"}.get(field.kind)
             errors[field.name] = f"must be {expected}" if expected else f"not valid JSON: {error}"
     return arguments, errors
+
+
+@dataclass(frozen=True)
+class ArgumentForm:
+    """A form of arguments as shown: its fields, what each holds, the errors by argument name, and
+    the arguments read from it (None until a post reads without an error)."""
+
+    fields: list[ArgumentField]
+    values: dict[str, str]
+    errors: dict[str, str]
+    arguments: dict[str, Any] | None
+
+    def context(self) -> dict[str, Any]:
+        return {"fields": self.fields, "values": self.values, "errors": self.errors}
+
+
+def argument_form(schema: Mapping[str, Any] | None, form: Mapping[str, str] | None) -> ArgumentForm:
+    """The form for `schema`: with its defaults, or (`form`, what was posted) filled and read."""
+    fields = argument_fields(schema)
+    if form is None:
+        return ArgumentForm(fields, {field.name: field.default for field in fields}, {}, None)
+    arguments, errors = arguments_from_form(fields, form)
+    return ArgumentForm(fields, posted_arguments(fields, form), errors, None if errors else arguments)

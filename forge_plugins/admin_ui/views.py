@@ -3,7 +3,7 @@ request of the UI follows (a principal allowed to "read" "admin_ui", a CSRF toke
 
 Layer: plugin, the top of it. The kernel's guard (`forge.api.guard`) authenticates each request
 before these views run; the session cookie counts because this plugin's `forge_authenticate`
-accepts it. The panels' own routes are added by the modules in `panels/`.
+accepts it. The panels' own routes are added by each panel (`panels.Panel.register`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from quart_schema import hide
 from werkzeug.exceptions import HTTPException
 
 from forge.api.guard import public
-from forge.auth import AuthenticationFailed, NotAllowed, authenticate, authorize
+from forge.auth import AuthenticationFailed, NotAllowed, TooManyFailures, authenticate, authorize
 from forge.contracts import Credentials
 from forge.store.repository import NotFound
 from forge_plugins.admin_ui import pages
@@ -37,7 +37,7 @@ SECURITY_HEADERS = {
 }
 
 
-def build_blueprint(panel_modules) -> Blueprint:
+def build_blueprint(panels) -> Blueprint:
     blueprint = Blueprint("admin_ui", __name__, url_prefix=pages.PREFIX, template_folder="templates")
     blueprint.before_request(_before)
     blueprint.after_request(_after)
@@ -51,8 +51,8 @@ def build_blueprint(panel_modules) -> Blueprint:
     blueprint.add_url_rule("/logout", "logout", _logout, methods=["POST"])
     blueprint.add_url_rule("", "index", _index, methods=["GET"], strict_slashes=False)
     blueprint.add_url_rule("/<panel_id>", "panel", _panel, methods=["GET"])
-    for module in panel_modules:
-        module.register(blueprint)
+    for panel in panels:
+        panel.register(blueprint)
     blueprint.record(_hide_from_openapi)  # recorded last: runs once every view above is registered
     return blueprint
 
@@ -153,11 +153,16 @@ async def _login():
         return await page_of(None, "Log in", "login.html", next_url=next_url, username="", error=None)
     form = await request.form
     username, password = form.get("username", "").strip(), form.get("password", "")
+    headers: dict[str, str] = {}
     basic = base64.b64encode(f"{username}:{password}".encode()).decode()
     credentials = Credentials(headers={"authorization": f"Basic {basic}"}, client_address=request.remote_addr)
     try:
         principal = await authenticate(gw, credentials)
         await authorize(gw, principal, "read", UI_TARGET)
+    except TooManyFailures as throttled:  # the password was not even checked: say so, not "wrong"
+        log.warning("admin UI: login throttled for %s", request.remote_addr)
+        error, status = f"Too many attempts, try again in {throttled.retry_after} s.", 429
+        headers = throttled.headers
     except AuthenticationFailed:
         log.warning("admin UI: failed login for %r from %s", username, request.remote_addr)
         error, status = "Wrong user name or password.", 401
@@ -170,9 +175,10 @@ async def _login():
         set_cookie(response, CSRF_COOKIE, sessions.new_nonce())  # a fresh nonce for the new session
         g.new_csrf_nonce = None
         return response
-    return await page_of(
+    body, status = await page_of(
         None, "Log in", "login.html", status, next_url=next_url, username=username, error=error
     )
+    return body, status, headers
 
 
 async def _logout():

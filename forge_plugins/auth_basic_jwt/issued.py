@@ -54,6 +54,10 @@ class TokenRefused(Exception):
 
 
 class IssuedTokens:
+    # Raised by `issue` and `checked_scopes`; reachable from the object, so the admin UI, which
+    # finds it through the plugin manager, catches it without importing this plugin.
+    Refused = TokenRefused
+
     def __init__(self, gateway, auth_settings, revoked):
         self.gateway = gateway
         self.auth_settings = auth_settings
@@ -90,7 +94,7 @@ class IssuedTokens:
             raise TokenRefused("name", "give the token a name of 1 to 255 characters")
         if not subject or len(subject) > 255:
             raise TokenRefused("subject", "the subject is 1 to 255 characters")
-        scopes = await self._checked_scopes(scopes)
+        scopes = await self.checked_scopes(scopes)
         settings = self.gateway.settings
         minutes = settings.token_expiry if expires_minutes is None else expires_minutes
         if not 1 <= minutes <= MAX_MINUTES:
@@ -127,7 +131,7 @@ class IssuedTokens:
                 raise TokenRefused(None, f"this gateway cannot sign tokens: {error}") from None
         return self._key
 
-    async def _checked_scopes(self, scopes: Iterable[str]) -> list[str]:
+    async def checked_scopes(self, scopes: Iterable[str]) -> list[str]:
         """The scopes, each one the plugin knows; never none, as a token without scopes is an admin
         token (a box left unticked must not grant everything)."""
         chosen = list(dict.fromkeys(str(scope).strip() for scope in scopes if str(scope).strip()))

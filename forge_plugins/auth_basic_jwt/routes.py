@@ -16,7 +16,7 @@ from quart_schema import tag, validate_querystring, validate_request, validate_r
 
 from forge.api.errors import ApiError, invalid_field
 from forge.api.guard import requires
-from forge.api.schemas import ErrorBody
+from forge.api.schemas import ErrorBody, Page
 from forge.asgi import compile_path
 from forge_plugins.auth_basic_jwt.challenges import METADATA_PATH, metadata
 from forge_plugins.auth_basic_jwt.issued import MAX_MINUTES, STATES, TokenRefused
@@ -74,15 +74,12 @@ class CreatedToken(IssuedToken):
     token: str = Field(..., description="The signed JWT: shown this once, never stored.")
 
 
-class IssuedTokens(BaseModel):
+class IssuedTokens(Page):
     items: list[IssuedToken]
-    total: int
-    offset: int
-    limit: int
 
 
 class TokenQuery(BaseModel):
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**63 - 1)  # a 64-bit OFFSET: larger overflows the database driver
     limit: int = Field(50, ge=1, le=1000)
     search: str | None = Field(None, max_length=255, description="Part of the name or subject, any case.")
     state: str = Field("all", pattern="^(" + "|".join(STATES) + ")$")

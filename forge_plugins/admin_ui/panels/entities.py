@@ -1,9 +1,8 @@
-"""The pages every catalog kind shares: a searchable, paginated list, a form to create and edit,
-enable and disable, and delete after a confirmation.
+"""The pages every catalog kind shares: its list (a `ListPage` of the store's rows), a form to
+create and edit, enable and disable, and delete after a confirmation.
 
-Layer: plugin panels, over `forge_plugins.admin_ui.forms` (which validates and writes exactly as the
-management API does) and the store. Lists are pages the store cuts (`offset`, `limit`, a count):
-a catalog of 10,000 tools renders one page of 50, never all of them.
+Layer: plugin panels, over `panels.listing`, `forge_plugins.admin_ui.forms` (which validates and
+writes exactly as the management API does) and the store.
 """
 
 from __future__ import annotations
@@ -11,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
-from quart import Blueprint, request, url_for
+from markupsafe import Markup
+from quart import request, url_for
 
-from forge.contracts import AdminPanel
 from forge.store.repository import Conflict
 from forge_plugins.admin_ui.forms import (
     APIS,
@@ -29,107 +27,68 @@ from forge_plugins.admin_ui.forms import (
     written,
 )
 from forge_plugins.admin_ui.pages import back_to, flash_redirect, fragment, gateway, page, require
-from forge_plugins.admin_ui.settings import settings_of
+from forge_plugins.admin_ui.panels import Route
+from forge_plugins.admin_ui.panels.listing import Action, Column, ListPage, Query, confirm
 
 STATES = (("all", "All"), ("enabled", "Enabled"), ("disabled", "Disabled"))
+ENABLED = Column("State", "enabled", "onoff")
 
 
-@dataclass(frozen=True)
-class Column:
-    """A column of a list: a field name or a function of the entity; `kind`: text, code, link."""
+@dataclass(frozen=True, kw_only=True)
+class EntityPages(ListPage):
+    """How one kind of the catalog looks in the UI: the panel's id is the kind ("tools").
+    `actions` are the row's own links, shown before Edit, Enable/Disable and Delete."""
 
-    label: str
-    value: str | Callable[[Mapping[str, Any]], Any]
-    kind: str = "text"
-
-    def of(self, entity: Mapping[str, Any]) -> Any:
-        return entity.get(self.value) if isinstance(self.value, str) else self.value(entity)
-
-
-@dataclass(frozen=True)
-class EntityPages:
-    """How one kind looks in the UI."""
-
-    kind: str
-    title: str
-    singular: str
-    order: int
     fields: tuple[FormField, ...]
-    columns: tuple[Column, ...]
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    label_key: str = "name"
-    actions: tuple[tuple[str, str], ...] = ()  # (link text, endpoint taking entity_id) on each row
-    intro: str = ""
+    states: tuple[tuple[str, str], ...] = STATES
     # async (gateway, payload, form, before) -> payload: what the plain fields cannot express
     adjust: Callable[..., Awaitable[dict]] | None = None
     # async (gateway, entity or None, posted form or None) -> extra template context for the form
     extra_context: Callable[..., Awaitable[dict]] | None = None
     saved_endpoint: str | None = None  # where a save leads (taking entity_id); the list by default
 
-    def label(self, entity: Mapping[str, Any]) -> str:
-        return str(entity.get(self.label_key) or entity.get("id"))
+    @property
+    def kind(self) -> str:
+        return self.id
 
+    @property
+    def table_columns(self) -> tuple[Column, ...]:
+        return (*self.columns, ENABLED)
 
-def panel(spec: EntityPages) -> AdminPanel:
-    async def render(gateway, request) -> str:
-        return await list_fragment(spec, request.args)
+    @property
+    def row_actions(self) -> tuple[Action, ...]:
+        kind = self.id
 
-    return AdminPanel(spec.kind, spec.title, render, order=spec.order)
+        def toggle(entity) -> str:
+            return "disable" if entity["enabled"] else "enable"
 
-
-async def list_fragment(spec: EntityPages, args: Mapping[str, str]) -> str:
-    await require("read", spec.kind)
-    size = settings_of(gateway()).page_size
-    query = (args.get("q") or "").strip()[:255]
-    state = args.get("state") if args.get("state") in ("enabled", "disabled") else "all"
-    try:
-        number = max(int(args.get("page") or 1), 1)
-    except ValueError:
-        number = 1
-    filters = {} if state == "all" else {"enabled": state == "enabled"}
-    items, total = await gateway().store.list(
-        spec.kind, offset=(number - 1) * size, limit=size, filters=filters, search=query or None
-    )
-    pages = max((total + size - 1) // size, 1)
-    if number > pages and total:  # past the end (a filter shrank the list): show the last page
-        number = pages
-        items, total = await gateway().store.list(
-            spec.kind, offset=(number - 1) * size, limit=size, filters=filters, search=query or None
+        return (
+            *self.actions,
+            Action("Edit", f"admin_ui.{kind}_edit"),
+            Action(lambda e: toggle(e).capitalize(), lambda e: f"admin_ui.{kind}_{toggle(e)}", post=True),
+            Action("Delete", f"admin_ui.{kind}_delete", danger=True),
         )
 
-    def link(to: int) -> str:
-        params = {
-            k: v for k, v in (("q", query), ("state", state if state != "all" else ""), ("page", to)) if v
-        }
-        return url_for("admin_ui.panel", panel_id=spec.kind) + ("?" + urlencode(params) if params else "")
+    def __post_init__(self):
+        if self.new is None:
+            object.__setattr__(self, "new", f"New {self.singular}")
 
-    first = (number - 1) * size + 1 if total else 0
-    listing = {
-        "rows": items,
-        "total": total,
-        "page": number,
-        "pages": pages,
-        "first": first,
-        "last": first + len(items) - 1 if items else 0,
-        "previous": link(number - 1) if number > 1 else None,
-        "next": link(number + 1) if number < pages else None,
-    }
-    return await fragment("entity_list.html", spec=spec, listing=listing, q=query, state=state, states=STATES)
+    async def fetch(self, gw, query: Query) -> tuple[list, int]:
+        filters = {} if query.state == "all" else {"enabled": query.state == "enabled"}
+        return await gw.store.list(
+            self.id, offset=query.offset, limit=query.limit, filters=filters, search=query.search
+        )
 
-
-def register(blueprint: Blueprint, spec: EntityPages) -> None:
-    kind = spec.kind
-    blueprint.add_url_rule(f"/{kind}/new", f"{kind}_new", _new(spec), methods=["GET", "POST"])
-    blueprint.add_url_rule(f"/{kind}/<entity_id>/edit", f"{kind}_edit", _edit(spec), methods=["GET", "POST"])
-    blueprint.add_url_rule(
-        f"/{kind}/<entity_id>/delete", f"{kind}_delete", _delete(spec), methods=["GET", "POST"]
-    )
-    for state in ("enable", "disable"):
-        blueprint.add_url_rule(
-            f"/{kind}/<entity_id>/{state}",
-            f"{kind}_{state}",
-            _toggle(spec, state == "enable"),
-            methods=["POST"],
+    def all_routes(self) -> tuple[Route, ...]:
+        kind = self.id
+        return (
+            Route(f"/{kind}/new", f"{kind}_new", _new(self), ("GET", "POST")),
+            Route(f"/{kind}/<entity_id>/edit", f"{kind}_edit", _edit(self), ("GET", "POST")),
+            Route(f"/{kind}/<entity_id>/delete", f"{kind}_delete", _delete(self), ("GET", "POST")),
+            Route(f"/{kind}/<entity_id>/enable", f"{kind}_enable", _toggle(self, True), ("POST",)),
+            Route(f"/{kind}/<entity_id>/disable", f"{kind}_disable", _toggle(self, False), ("POST",)),
+            *self.routes,
         )
 
 
@@ -144,8 +103,9 @@ async def form_page(
         else url_for(f"admin_ui.{spec.kind}_new")
     )
     content = await fragment(
-        "entity_form.html",
+        "form.html",
         spec=spec,
+        fields=spec.fields,
         entity=entity,
         values=values,
         errors=errors,
@@ -242,16 +202,24 @@ def _delete(spec: EntityPages):
                 await written(gateway(), APIS[spec.kind], entity, None)
                 message = f"{spec.singular.capitalize()} {spec.label(entity)!r} deleted."
                 return flash_redirect(url_for("admin_ui.panel", panel_id=spec.kind), message)
+        label = spec.label(entity)
         holders = await _holders(spec.kind, entity_id)
-        content = await fragment(
-            "confirm_delete.html",
-            spec=spec,
-            entity=entity,
-            holders=holders,
+        explanation = ["MCP clients stop seeing it at once. This cannot be undone."]
+        if holders:
+            several = len(holders) > 1
+            held = "It belongs to the virtual server{} <strong>{}</strong>: deleting it also takes it out of {}."
+            explanation.insert(
+                0, Markup(held).format("s" if several else "", ", ".join(holders), "them" if several else "it")
+            )
+        return await confirm(
+            spec,
+            heading=f"Delete {spec.singular} {label}?",
+            action=url_for(f"admin_ui.{spec.kind}_delete", entity_id=entity_id),
+            button=f"Delete {label}",
+            explanation=explanation,
+            hidden={"force": "1"} if holders else {},
             error=error,
-            label=spec.label(entity),
         )
-        return await page(spec.kind, f"Delete {spec.singular}", content, 409 if error else 200)
 
     delete.__name__ = f"delete_{spec.kind}"
     return delete

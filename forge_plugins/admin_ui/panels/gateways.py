@@ -7,12 +7,10 @@ says when no installed plugin connects a gateway's transport.
 
 from __future__ import annotations
 
-from quart import Blueprint
-
 from forge_plugins.admin_ui.forms import FormField
 from forge_plugins.admin_ui.pages import gateway
-from forge_plugins.admin_ui.panels import entities
-from forge_plugins.admin_ui.panels.entities import Column, EntityPages
+from forge_plugins.admin_ui.panels.entities import EntityPages
+from forge_plugins.admin_ui.panels.listing import Column
 
 TRANSPORTS = (
     ("streamable_http", "Streamable HTTP"),
@@ -32,8 +30,8 @@ def _connector(gateway_record) -> str:
     return "installed" if gateway_record.get("transport") in installed else "none installed: not connected"
 
 
-SPEC = EntityPages(
-    kind="gateways",
+PANEL = EntityPages(
+    id="gateways",
     title="Gateways",
     singular="gateway",
     order=50,
@@ -68,11 +66,3 @@ SPEC = EntityPages(
     ),
     defaults={"enabled": True, "transport": "streamable_http"},
 )
-
-
-def panel():
-    return entities.panel(SPEC)
-
-
-def register(blueprint: Blueprint) -> None:
-    entities.register(blueprint, SPEC)

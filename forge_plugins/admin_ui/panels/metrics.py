@@ -11,9 +11,10 @@ from urllib.parse import urlencode
 
 from quart import url_for
 
-from forge.contracts import AdminPanel
 from forge_plugins.admin_ui.charts import bar_chart
 from forge_plugins.admin_ui.pages import fragment, require
+from forge_plugins.admin_ui.panels import Panel
+from forge_plugins.admin_ui.panels.listing import page_count, page_number, paginate
 from forge_plugins.admin_ui.settings import settings_of
 
 CHART_BARS = 15
@@ -52,14 +53,6 @@ async def tool_metrics(gateway) -> list[dict]:
     return rows
 
 
-def panel() -> AdminPanel:
-    return AdminPanel("metrics", "Metrics", render, order=60)
-
-
-def register(blueprint) -> None:
-    """The metrics panel has no routes of its own: its page is the panel's."""
-
-
 async def render(gateway, request) -> str:
     await require("read", "tools")
     rows = await tool_metrics(gateway)
@@ -82,11 +75,7 @@ async def render(gateway, request) -> str:
         ),
     ]
     size = settings_of(gateway).page_size
-    pages = max((len(rows) + size - 1) // size, 1)
-    try:
-        number = min(max(int(request.args.get("page") or 1), 1), pages)
-    except ValueError:
-        number = 1
+    number = min(page_number(request.args), page_count(len(rows), size))
 
     def link(to: int) -> str:
         return url_for("admin_ui.panel", panel_id="metrics") + "?" + urlencode({"page": to})
@@ -100,11 +89,8 @@ async def render(gateway, request) -> str:
         "failure_rate": failures / calls * 100 if calls else 0.0,
         "avg_ms": sum(r["avg_ms"] * r["calls"] for r in rows) / calls if calls else 0.0,
     }
-    listing = {
-        "rows": rows[(number - 1) * size : number * size],
-        "page": number,
-        "pages": pages,
-        "previous": link(number - 1) if number > 1 else None,
-        "next": link(number + 1) if number < pages else None,
-    }
+    listing = paginate(rows[(number - 1) * size : number * size], len(rows), number, size, link)
     return await fragment("metrics.html", charts=charts, totals=totals, listing=listing)
+
+
+PANEL = Panel(id="metrics", title="Metrics", order=60, view=render)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 
 from forge import __version__
-from forge.contracts import AdminPanel
 from forge.plugins import describe_plugins
 from forge_plugins.admin_ui.pages import fragment
+from forge_plugins.admin_ui.panels import Panel
 from forge_plugins.admin_ui.panels.metrics import tool_metrics
 
 log = logging.getLogger("forge.admin_ui")
@@ -24,14 +24,6 @@ KINDS = (
     ("gateways", "Gateways"),
 )
 RECENT = 10
-
-
-def panel() -> AdminPanel:
-    return AdminPanel("overview", "Overview", render, order=0)
-
-
-def register(blueprint) -> None:
-    """The overview has no routes of its own: its page is the panel's."""
 
 
 async def render(gateway, request) -> str:
@@ -67,3 +59,6 @@ async def render(gateway, request) -> str:
     return await fragment(
         "overview.html", counts=counts, health=health, recent=recent[:RECENT], summary=summary
     )
+
+
+PANEL = Panel(id="overview", title="Overview", order=0, view=render)

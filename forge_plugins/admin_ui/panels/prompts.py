@@ -7,15 +7,16 @@ renderer and the prompt hooks).
 
 from __future__ import annotations
 
-from quart import Blueprint, g, request
+from quart import g, request
 
 from forge.contracts import InvocationRejected
 from forge.services.prompts import PromptError, get_prompt
 from forge_plugins.admin_ui.forms import FormField
 from forge_plugins.admin_ui.pages import gateway, page_of, require
-from forge_plugins.admin_ui.panels import entities
-from forge_plugins.admin_ui.panels.entities import Column, EntityPages
-from forge_plugins.admin_ui.schema_form import argument_fields, arguments_from_form, posted_arguments
+from forge_plugins.admin_ui.panels import Route
+from forge_plugins.admin_ui.panels.entities import EntityPages
+from forge_plugins.admin_ui.panels.listing import Action, Column
+from forge_plugins.admin_ui.schema_form import argument_form
 
 
 def _arguments(prompt) -> str:
@@ -25,8 +26,33 @@ def _arguments(prompt) -> str:
     return ", ".join(names) or "—"
 
 
-SPEC = EntityPages(
-    kind="prompts",
+async def preview(entity_id: str):
+    await require("read", "prompts")
+    gw = gateway()
+    prompt = await gw.store.get("prompts", entity_id)
+    form = await request.form if request.method == "POST" else None
+    filled = argument_form(prompt.get("argument_schema"), form)
+    rendered, problem = None, None
+    if filled.arguments is not None:
+        try:
+            rendered = await get_prompt(gw, prompt, filled.arguments, g.principal)
+        except (PromptError, InvocationRejected) as error:
+            problem = str(error)
+    status = 422 if filled.errors or problem else 200
+    return await page_of(
+        "prompts",
+        f"Preview {prompt['name']}",
+        "prompt_preview.html",
+        status,
+        prompt=prompt,
+        rendered=rendered,
+        problem=problem,
+        **filled.context(),
+    )
+
+
+PANEL = EntityPages(
+    id="prompts",
     title="Prompts",
     singular="prompt",
     order=30,
@@ -57,48 +83,7 @@ SPEC = EntityPages(
         Column("Arguments (* required)", _arguments, "code"),
     ),
     defaults={"enabled": True, "argument_schema": {"type": "object", "properties": {}}},
-    actions=(("Preview", "admin_ui.prompts_preview"),),
+    actions=(Action("Preview", "admin_ui.prompts_preview"),),
+    routes=(Route("/prompts/<entity_id>/preview", "prompts_preview", preview, ("GET", "POST")),),
 )
 
-
-def panel():
-    return entities.panel(SPEC)
-
-
-def register(blueprint: Blueprint) -> None:
-    entities.register(blueprint, SPEC)
-    blueprint.add_url_rule(
-        "/prompts/<entity_id>/preview", "prompts_preview", preview, methods=["GET", "POST"]
-    )
-
-
-async def preview(entity_id: str):
-    await require("read", "prompts")
-    gw = gateway()
-    prompt = await gw.store.get("prompts", entity_id)
-    fields = argument_fields(prompt.get("argument_schema"))
-    values = {field.name: field.default for field in fields}
-    errors: dict[str, str] = {}
-    rendered, problem = None, None
-    if request.method == "POST":
-        form = await request.form
-        values = posted_arguments(fields, form)
-        arguments, errors = arguments_from_form(fields, form)
-        if not errors:
-            try:
-                rendered = await get_prompt(gw, prompt, arguments, g.principal)
-            except (PromptError, InvocationRejected) as error:
-                problem = str(error)
-    status = 422 if errors or problem else 200
-    return await page_of(
-        "prompts",
-        f"Preview {prompt['name']}",
-        "prompt_preview.html",
-        status,
-        prompt=prompt,
-        fields=fields,
-        values=values,
-        errors=errors,
-        rendered=rendered,
-        problem=problem,
-    )

@@ -6,11 +6,9 @@ edits text only, and leaving the text empty on a binary resource leaves its cont
 
 from __future__ import annotations
 
-from quart import Blueprint
-
 from forge_plugins.admin_ui.forms import FormField
-from forge_plugins.admin_ui.panels import entities
-from forge_plugins.admin_ui.panels.entities import Column, EntityPages
+from forge_plugins.admin_ui.panels.entities import EntityPages
+from forge_plugins.admin_ui.panels.listing import Column
 
 
 async def _keep_binary_content(gateway, payload: dict, form, before: dict | None) -> dict:
@@ -27,8 +25,8 @@ def _content_kind(resource) -> str:
     return "binary" if resource.get("blob") is not None else "text"
 
 
-SPEC = EntityPages(
-    kind="resources",
+PANEL = EntityPages(
+    id="resources",
     title="Resources",
     singular="resource",
     order=20,
@@ -58,11 +56,3 @@ SPEC = EntityPages(
     defaults={"enabled": True, "mime_type": "text/plain"},
     adjust=_keep_binary_content,
 )
-
-
-def panel():
-    return entities.panel(SPEC)
-
-
-def register(blueprint: Blueprint) -> None:
-    entities.register(blueprint, SPEC)

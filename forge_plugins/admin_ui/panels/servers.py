@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import re
 
-from quart import Blueprint, request
+from quart import request
 
 from forge.store.repository import NotFound
 from forge_plugins.admin_ui.forms import FormErrors, FormField
 from forge_plugins.admin_ui.pages import gateway, is_https, page_of, require
-from forge_plugins.admin_ui.panels import entities
-from forge_plugins.admin_ui.panels.entities import Column, EntityPages
+from forge_plugins.admin_ui.panels import Route
+from forge_plugins.admin_ui.panels.entities import EntityPages
+from forge_plugins.admin_ui.panels.listing import Action, Column
 
 MEMBER_KINDS = ("tools", "resources", "prompts")
 PICK_LIMIT = 200
@@ -87,46 +88,6 @@ async def _pickers(gateway, entity: dict | None, form) -> dict:
     return {"pickers": pickers}
 
 
-SPEC = EntityPages(
-    kind="servers",
-    title="Virtual servers",
-    singular="virtual server",
-    order=40,
-    intro="Named selections of tools, resources and prompts, each with its own MCP endpoint.",
-    fields=(
-        FormField("name", "Name", required=True),
-        FormField("description", "Description", "textarea", rows=3),
-        FormField("icon", "Icon URL (optional)", "url"),
-        FormField("enabled", "Enabled: its endpoints answer", "checkbox"),
-    ),
-    columns=(
-        Column("Name", "name", "link"),
-        Column("Description", "description"),
-        Column(
-            "Members",
-            lambda s: (
-                f"{len(s['tool_ids'])} tools, {len(s['resource_ids'])} resources, "
-                f"{len(s['prompt_ids'])} prompts"
-            ),
-        ),
-    ),
-    defaults={"enabled": True},
-    actions=(("Endpoint", "admin_ui.servers_detail"),),
-    adjust=_members,
-    extra_context=_pickers,
-    saved_endpoint="admin_ui.servers_detail",
-)
-
-
-def panel():
-    return entities.panel(SPEC)
-
-
-def register(blueprint: Blueprint) -> None:
-    entities.register(blueprint, SPEC)
-    blueprint.add_url_rule("/servers/<entity_id>", "servers_detail", detail, methods=["GET"])
-
-
 # What the kernel's and transport plugins' per-server routes are for; others show their route name.
 ROUTE_LABELS = {
     "server_mcp": "Streamable HTTP: MCP clients",
@@ -188,3 +149,36 @@ async def detail(entity_id: str):
         config=config,
         members=members,
     )
+
+
+PANEL = EntityPages(
+    id="servers",
+    title="Virtual servers",
+    singular="virtual server",
+    order=40,
+    intro="Named selections of tools, resources and prompts, each with its own MCP endpoint.",
+    fields=(
+        FormField("name", "Name", required=True),
+        FormField("description", "Description", "textarea", rows=3),
+        FormField("icon", "Icon URL (optional)", "url"),
+        FormField("enabled", "Enabled: its endpoints answer", "checkbox"),
+    ),
+    columns=(
+        Column("Name", "name", "link"),
+        Column("Description", "description"),
+        Column(
+            "Members",
+            lambda s: (
+                f"{len(s['tool_ids'])} tools, {len(s['resource_ids'])} resources, "
+                f"{len(s['prompt_ids'])} prompts"
+            ),
+        ),
+    ),
+    defaults={"enabled": True},
+    actions=(Action("Endpoint", "admin_ui.servers_detail"),),
+    adjust=_members,
+    extra_context=_pickers,
+    saved_endpoint="admin_ui.servers_detail",
+    routes=(Route("/servers/<entity_id>", "servers_detail", detail),),
+)
+

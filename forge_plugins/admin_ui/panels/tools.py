@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 import time
 
-from quart import Blueprint, g, request
+from quart import g, request
 
 from forge.services.tools import call_tool
 from forge_plugins.admin_ui.forms import FormField
 from forge_plugins.admin_ui.pages import gateway, page_of, require
-from forge_plugins.admin_ui.panels import entities
-from forge_plugins.admin_ui.panels.entities import Column, EntityPages
-from forge_plugins.admin_ui.schema_form import argument_fields, arguments_from_form, posted_arguments
+from forge_plugins.admin_ui.panels import Route
+from forge_plugins.admin_ui.panels.entities import EntityPages
+from forge_plugins.admin_ui.panels.listing import Action, Column
+from forge_plugins.admin_ui.schema_form import argument_form
 
 METHODS = tuple((m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE"))
 
@@ -31,8 +32,52 @@ def _short(text: str | None, length: int = 90) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-SPEC = EntityPages(
-    kind="tools",
+async def try_tool(entity_id: str):
+    """A form for the tool's arguments; posting it calls the tool and shows the CallToolResult."""
+    await require("read", "tools")
+    gw = gateway()
+    tool = await gw.store.get("tools", entity_id)
+    form = None
+    if request.method == "POST":
+        await require("mcp", "mcp:all")
+        form = await request.form
+    filled = argument_form(tool.get("input_schema"), form)
+    outcome = None
+    if filled.arguments is not None:
+        arguments = filled.arguments
+        started = time.perf_counter()
+        result = await call_tool(gw, tool, arguments, g.principal)
+        outcome = {
+            "arguments": json.dumps(arguments, indent=2, ensure_ascii=False),
+            "result": result,
+            "structured": json.dumps(result["structuredContent"], indent=2, ensure_ascii=False)
+            if result.get("structuredContent") is not None
+            else None,
+            "contents": [_content(item) for item in result.get("content", [])],
+            "elapsed_ms": (time.perf_counter() - started) * 1000,
+        }
+    status = 422 if filled.errors else 200
+    title = f"Try {tool['name']}"
+    return await page_of("tools", title, "tool_try.html", status, tool=tool, outcome=outcome, **filled.context())
+
+
+def _content(item: dict) -> dict:
+    """One content block, shaped for the template: text as text, images inline, the rest as JSON."""
+    kind = item.get("type")
+    if kind == "text":
+        text = item.get("text", "")
+        try:  # pretty-print JSON answers, the usual case for REST tools
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except (ValueError, TypeError):
+            pass
+        return {"type": "text", "text": text}
+    if kind == "image" and str(item.get("mimeType", "")).startswith("image/"):
+        return {"type": "image", "src": f"data:{item['mimeType']};base64,{item.get('data', '')}"}
+    return {"type": kind or "unknown", "text": json.dumps(item, indent=2, ensure_ascii=False)}
+
+
+PANEL = EntityPages(
+    id="tools",
     title="Tools",
     singular="tool",
     order=10,
@@ -90,69 +135,7 @@ SPEC = EntityPages(
         "input_schema": {"type": "object", "properties": {}},
         "enabled": True,
     },
-    actions=(("Try", "admin_ui.tools_try"),),
+    actions=(Action("Try", "admin_ui.tools_try"),),
+    routes=(Route("/tools/<entity_id>/try", "tools_try", try_tool, ("GET", "POST")),),
 )
 
-
-def panel():
-    return entities.panel(SPEC)
-
-
-def register(blueprint: Blueprint) -> None:
-    entities.register(blueprint, SPEC)
-    blueprint.add_url_rule("/tools/<entity_id>/try", "tools_try", try_tool, methods=["GET", "POST"])
-
-
-async def try_tool(entity_id: str):
-    """A form for the tool's arguments; posting it calls the tool and shows the CallToolResult."""
-    await require("read", "tools")
-    gw = gateway()
-    tool = await gw.store.get("tools", entity_id)
-    fields = argument_fields(tool.get("input_schema"))
-    values = {field.name: field.default for field in fields}
-    errors: dict[str, str] = {}
-    outcome = None
-    if request.method == "POST":
-        await require("mcp", "mcp:all")
-        form = await request.form
-        values = posted_arguments(fields, form)
-        arguments, errors = arguments_from_form(fields, form)
-        if not errors:
-            started = time.perf_counter()
-            result = await call_tool(gw, tool, arguments, g.principal)
-            outcome = {
-                "arguments": json.dumps(arguments, indent=2, ensure_ascii=False),
-                "result": result,
-                "structured": json.dumps(result["structuredContent"], indent=2, ensure_ascii=False)
-                if result.get("structuredContent") is not None
-                else None,
-                "contents": [_content(item) for item in result.get("content", [])],
-                "elapsed_ms": (time.perf_counter() - started) * 1000,
-            }
-    status = 422 if errors else 200
-    return await page_of(
-        "tools",
-        f"Try {tool['name']}",
-        "tool_try.html",
-        status,
-        tool=tool,
-        fields=fields,
-        values=values,
-        errors=errors,
-        outcome=outcome,
-    )
-
-
-def _content(item: dict) -> dict:
-    """One content block, shaped for the template: text as text, images inline, the rest as JSON."""
-    kind = item.get("type")
-    if kind == "text":
-        text = item.get("text", "")
-        try:  # pretty-print JSON answers, the usual case for REST tools
-            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        except (ValueError, TypeError):
-            pass
-        return {"type": "text", "text": text}
-    if kind == "image" and str(item.get("mimeType", "")).startswith("image/"):
-        return {"type": "image", "src": f"data:{item['mimeType']};base64,{item.get('data', '')}"}
-    return {"type": kind or "unknown", "text": json.dumps(item, indent=2, ensure_ascii=False)}

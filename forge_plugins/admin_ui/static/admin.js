@@ -81,16 +81,28 @@
     });
   }
 
-  /* Copy the text of the element a button names, and say so. */
+  /* Copy the text of the element a button names, and say so; where the browser refuses, select
+     the text so that Ctrl+C copies it. */
   function copyButton(button) {
+    var label = button.textContent;
+    function say(text) {
+      button.textContent = text;
+      setTimeout(function () { button.textContent = label; }, 1500);
+    }
+    function select(source) {
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      say("Selected: press Ctrl+C");
+    }
     button.addEventListener("click", function () {
       var source = document.getElementById(button.getAttribute("data-copy"));
-      if (!source || !navigator.clipboard) return;
-      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
-        var label = button.textContent;
-        button.textContent = "Copied";
-        setTimeout(function () { button.textContent = label; }, 1500);
-      });
+      if (!source) return;
+      if (!navigator.clipboard) { select(source); return; }
+      navigator.clipboard.writeText(source.textContent.trim())
+        .then(function () { say("Copied"); })
+        .catch(function () { select(source); });
     });
   }
 

@@ -1,22 +1,34 @@
 """MCP over WebSocket (plugin transport_ws): one JSON-RPC message per text frame, a socket per
 session. The official SDK has no WebSocket client, so these tests speak JSON-RPC by hand with the
-`websockets` library, as a browser or a small script would."""
+`websockets` library, as a browser or a small script would. At the end, the client side: Forge
+reaches an SDK-built upstream served over WebSocket (transport "websocket" of a gateway)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 from contextlib import asynccontextmanager
 from itertools import count
 
+import anyio
 import httpx
 import pytest
+from mcp import Client, MCPError
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.message import SessionMessage
+from mcp.types import jsonrpc_message_adapter
 from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 from forge_plugins.auth_basic_jwt import create_token
+from tests.federation_upstream import build as build_upstream
 from tests.walkthrough import catalog, created, settle
 
+pytestmark = pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")
 SECRET = "k" * 32
 
 
@@ -234,6 +246,13 @@ def test_plain_http_is_told_to_upgrade(forge):
 async def test_without_the_plugin_its_routes_are_404(start_forge):
     forge = start_forge(plugins_disabled=["transport_ws"])
     assert "websocket" not in forge.gateway.transports
+    assert "websocket" not in forge.gateway.upstream_connectors  # nor its client side
+    gateway = {"name": "socket", "url": f"ws://127.0.0.1:{forge.port}/ws", "transport": "websocket"}
+    async with httpx.AsyncClient(base_url=forge.url, timeout=60) as http:
+        created = (await http.post("/gateways", json=gateway)).json()
+        stored = (await http.get(f"/gateways/{created['id']}")).json()
+    assert stored["state"] == "unhealthy"
+    assert "no installed plugin connects 'websocket'" in stored["last_error"]
     async with httpx.AsyncClient() as http:
         assert (await http.get(forge.url + "/ws")).status_code == 404
     with pytest.raises(InvalidStatus) as refused:
@@ -267,3 +286,145 @@ def test_without_the_http_response_extension_a_refusal_is_close_1008(start_forge
 
     forge.run(handshake())
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": "authentication required"}]
+
+
+# --- the client side: an upstream reached over WebSocket ------------------------------------------
+
+
+class SdkOverWebSocket:
+    """The tests' SDK-built upstream (tests/federation_upstream.py) served over WebSocket, one JSON-RPC
+    message per text frame, on a loop of its own in a thread. The SDK has no WebSocket transport:
+    the frames are bridged to the message streams its server runs on. Each connection is recorded
+    (subprotocol, Authorization header, close code). Beside the usual tools, `big` answers as many
+    characters as asked."""
+
+    def __init__(self, name: str):
+        self.server = build_upstream(name)
+
+        def big(size: int) -> str:
+            return "x" * size
+
+        self.server.add_tool(big, name="big", description="Answers `size` characters", structured_output=False)
+        self.connections: list[dict] = []
+        self.loop = asyncio.new_event_loop()
+        self.stopping: asyncio.Event | None = None
+        self.port: int | None = None
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._run(),), daemon=True)
+        self.ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/mcp"
+
+    async def _run(self) -> None:
+        self.stopping = asyncio.Event()
+        async with serve(self._session, "127.0.0.1", 0, subprotocols=[Subprotocol("mcp")]) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            self.ready.set()
+            await self.stopping.wait()
+
+    async def _session(self, socket) -> None:
+        authorization = socket.request.headers.get("authorization")
+        seen = {"subprotocol": socket.subprotocol, "authorization": authorization}
+        self.connections.append(seen)
+        to_server, server_reads = anyio.create_memory_object_stream(0)
+        server_writes, from_server = anyio.create_memory_object_stream(0)
+
+        async def frames_in():
+            async with to_server:
+                with contextlib.suppress(ConnectionClosed):
+                    async for frame in socket:
+                        await to_server.send(SessionMessage(jsonrpc_message_adapter.validate_json(frame)))
+
+        async def frames_out():
+            async with from_server:
+                async for message in from_server:
+                    with contextlib.suppress(ConnectionClosed):
+                        await socket.send(message.message.model_dump_json(by_alias=True, exclude_unset=True))
+
+        lowlevel = self.server._lowlevel_server  # as the SDK's own run_stdio_async does
+        async with anyio.create_task_group() as group:
+            group.start_soon(frames_in)
+            group.start_soon(frames_out)
+            await lowlevel.run(server_reads, server_writes, lowlevel.create_initialization_options())
+            group.cancel_scope.cancel()
+        await socket.wait_closed()
+        seen["close_code"] = socket.close_code
+
+    def start(self) -> SdkOverWebSocket:
+        self.thread.start()
+        assert self.ready.wait(10), "the WebSocket upstream did not start"
+        return self
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.stopping.set)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def ws_upstream():
+    upstream = SdkOverWebSocket("delta").start()
+    yield upstream
+    upstream.stop()
+
+
+def register(forge, **gateway) -> dict:
+    with httpx.Client(base_url=forge.url, timeout=60) as api:
+        created = api.post("/gateways", json=gateway)
+        assert created.status_code == 201, created.text
+        return api.get(f"/gateways/{created.json()['id']}").json()
+
+
+async def test_an_sdk_server_reached_over_websocket_lends_its_tools(forge, ws_upstream):
+    headers = {"Authorization": "Bearer up"}
+    record = register(forge, name="delta", url=ws_upstream.url, transport="websocket", headers=headers)
+    assert record["state"] == "healthy", record["last_error"]
+    assert record["capabilities"]["serverInfo"]["name"] == "upstream-delta"
+    assert ws_upstream.connections[0] == {"subprotocol": "mcp", "authorization": "Bearer up"}
+
+    async with Client(streamable_http_client(forge.url + "/mcp"), cache=None) as client:
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"delta.echo", "delta.count", "delta.whoami"} <= tools
+        result = await client.call_tool("delta.echo", {"text": "over a socket"})
+        assert (result.is_error, result.content[0].text) == (False, "delta: over a socket")
+        progress = []
+
+        async def on_progress(value, total, message):
+            progress.append(value)
+
+        counted = await client.call_tool("delta.count", {"n": 2}, progress_callback=on_progress)
+        assert (counted.content[0].text, progress) == ("counted to 2", [1, 2])
+
+    # Deleting the gateway closes its socket with the closing handshake.
+    httpx.delete(f"{forge.url}/gateways/{record['id']}", timeout=30).raise_for_status()
+    assert await settle(lambda: "close_code" in ws_upstream.connections[0], timeout=15)
+    assert ws_upstream.connections[0]["close_code"] == 1000
+
+
+async def test_an_upstream_frame_over_the_size_limit_ends_that_connection_and_forge_reconnects(
+    start_forge, ws_upstream
+):
+    forge = start_forge(max_body_bytes=4096)
+    register(forge, name="delta", url=ws_upstream.url, transport="websocket")
+    async with Client(streamable_http_client(forge.url + "/mcp"), cache=None) as client:
+        big = await client.call_tool("delta.big", {"size": 5000})
+        assert big.is_error and "upstream 'delta' is unreachable" in big.content[0].text
+        assert await settle(lambda: ws_upstream.connections[0].get("close_code") == 1009, timeout=15)
+
+        async def small_call_answers():
+            failure = None
+            for _ in range(150):  # the gateway comes back after its reconnect delay
+                try:
+                    result = await client.call_tool("delta.echo", {"text": "small"})
+                except MCPError as error:  # meanwhile its tools are out of the list, and calls say why
+                    assert "upstream 'delta' is down" in str(error)
+                    failure = str(error)
+                else:
+                    if not result.is_error:
+                        return result.content[0].text
+                    failure = result.content[0].text
+                await asyncio.sleep(0.2)
+            return failure
+
+        assert await small_call_answers() == "delta: small"
+    assert len(ws_upstream.connections) == 2

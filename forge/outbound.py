@@ -41,6 +41,7 @@ METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_addr
 SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598, carrier-grade NAT: not public
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+HOSTS_KEPT = 4096  # URL hosts remembered as passed by the aiohttp middleware
 
 
 class OutboundRefused(Exception):
@@ -125,6 +126,7 @@ class OutboundPolicy:
         self.names = frozenset(entry for entry in parsed if isinstance(entry, str) and not entry.startswith("*."))
         self.domains = tuple(entry[1:] for entry in parsed if isinstance(entry, str) and entry.startswith("*."))
         self._getaddrinfo = getaddrinfo  # tests stub name resolution here; None: the loop's
+        self._passed: set[str] = set()  # hosts of URLs the aiohttp middleware has let through
 
     @classmethod
     def of(cls, settings) -> OutboundPolicy:
@@ -187,9 +189,13 @@ class OutboundPolicy:
 
     async def _aiohttp_literals(self, request: aiohttp.ClientRequest, handler) -> aiohttp.ClientResponse:
         host = request.url.raw_host or ""
-        literal = ip_literal(host)
-        if literal is not None:
-            self.check(host, (literal,))
+        if host not in self._passed:  # the policy never changes: a host that passed always will
+            literal = ip_literal(host)
+            if literal is not None:
+                self.check(host, (literal,))
+            if len(self._passed) >= HOSTS_KEPT:
+                self._passed.clear()
+            self._passed.add(host)  # names too: the resolver checks what they resolve to
         return await handler(request)
 
     # --- httpx and httpx2 ---------------------------------------------------------------------

@@ -214,7 +214,9 @@ class Catalog:
             self._build_server(server)
 
     def _visible(self, entity: Mapping[str, Any]) -> bool:
-        return entity.get("enabled", True) and entity.get("gateway_id") not in self.hidden
+        # An imported tool whose changed (or new) definition awaits approval may be withheld.
+        withheld = entity.get("pinning") and entity["pinning"].get("withheld")
+        return entity.get("enabled", True) and entity.get("gateway_id") not in self.hidden and not withheld
 
     def _build_server(self, server: dict) -> None:
         members = [

@@ -152,6 +152,24 @@ class ToolUpdate(ToolFields):
     _name = not_null("name")
 
 
+class ToolPinning(BaseModel):
+    """An imported tool's pinned definition (federation plugin): the approved one, and a change the
+    upstream made to it that awaits an administrator (POST /tools/{id}/approve or /reject)."""
+
+    status: Literal["approved", "changed", "new", "rejected"] = Field(
+        description='"changed": the upstream changed the definition, the approved one is served (or, '
+        '`withheld`, none); "new": awaits a first approval; "rejected": a change was refused.'
+    )
+    approved_hash: str | None = Field(None, description="sha256 of the approved definition's pinned fields.")
+    pending_hash: str | None = Field(None, description="sha256 of what the upstream offers instead.")
+    withheld: bool = Field(False, description="Kept from MCP clients until approved.")
+    diff: str | None = Field(None, description="Unified diff of the approved and the upstream definitions (JSON).")
+    fields: dict[str, Any] | None = Field(None, description="Each changed field: {before, after}.")
+    detected_at: str | None = None
+    decided_at: str | None = None
+    decided_by: str | None = None
+
+
 class ToolOut(BaseModel):
     id: str
     name: str
@@ -170,6 +188,16 @@ class ToolOut(BaseModel):
     updated_at: datetime
     original_name: str | None = None
     metrics: dict[str, Any] | None = None
+    pinning: ToolPinning | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pinning(cls, data):
+        # Stored as two columns: the status (indexed, for filtering) and the details.
+        if isinstance(data, dict) and "pin_status" in data:
+            status = data.get("pin_status")
+            data = {**data, "pinning": {**(data.get("pinning") or {}), "status": status} if status else None}
+        return data
 
 
 class ToolPage(Page):

@@ -109,6 +109,10 @@ class Tool(Timestamped, Base):
     # For an imported tool: its name upstream, and its definition there, served verbatim.
     original_name: Mapped[str | None] = mapped_column(String(255))
     definition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Definition pinning of an imported tool (the federation plugin's `pinning` module): "approved",
+    # "changed", "new" or "rejected", and the hashes, pending definition and diff behind it.
+    pin_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    pinning: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Resource(Timestamped, Base):

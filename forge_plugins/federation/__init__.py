@@ -22,11 +22,13 @@ Design (see the modules for each part):
 - Names, loops, visibility: see `importer` (prefixes and collisions; the `io.forge/path` marker
   that keeps A→B→A from recursing) and `federation` (state on the gateway row; the kernel's
   catalog hides an unhealthy or disabled gateway's entities).
+- Pinning: an imported tool is served as approved; a definition changed upstream waits for an
+  administrator (`pinning`; `pinning_api`: GET /federation/changes, POST /tools/{id}/approve).
 
 Hooks: `forge_settings_sections` (FEDERATION_HEALTH_INTERVAL, FEDERATION_BREAKER_*,
 FEDERATION_INSTANCE_ID), `forge_tool_adapters` ("MCP"), `forge_upstream_connectors`
 (streamable_http, sse, stdio), `forge_startup`/`forge_shutdown`, `forge_after_entity_write`
-(gateways), `forge_admin_panels` ("Federation"). With FEDERATION_ENABLED=false it contributes
+(gateways), `forge_blueprints` (the pinning review), `forge_admin_panels` ("Federation"). With FEDERATION_ENABLED=false it contributes
 nothing but its settings section. Peer discovery (FEDERATION_DISCOVERY, zeroconf) is not
 implemented: peers are listed in FEDERATION_PEERS.
 """
@@ -40,6 +42,7 @@ from forge.contracts import FEDERATED
 from forge.hookspecs import hookimpl
 from forge_plugins.federation.federation import Federation
 from forge_plugins.federation.panel import panel
+from forge_plugins.federation.pinning_api import pinning_blueprint
 from forge_plugins.federation.settings import FederationSettings
 
 log = logging.getLogger("forge.federation")
@@ -66,6 +69,12 @@ def forge_settings_sections():
 def forge_tool_adapters(gateway):
     federation = federation_of(gateway)
     return {FEDERATED: federation.adapter} if federation else None
+
+
+@hookimpl
+def forge_blueprints(gateway):
+    federation = federation_of(gateway)
+    return [pinning_blueprint(federation)] if federation else None
 
 
 @hookimpl

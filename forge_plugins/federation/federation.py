@@ -20,11 +20,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from forge.outbound import OutboundPolicy
+from forge.services.pinning import write_lock
 from forge.store.models import utcnow
 from forge.store.repository import Conflict, NotFound
 from forge_plugins.federation.connectors import Connectors
 from forge_plugins.federation.forwarding import FederationAdapter
 from forge_plugins.federation.importer import ALL, Import
+from forge_plugins.federation.pinning import Pinning
 from forge_plugins.federation.settings import instance_id, settings_of
 from forge_plugins.federation.upstream import NoConnector, Upstream, UpstreamFailure
 from forge_plugins.federation.wire import INSTANCE_META, client_info
@@ -46,7 +48,12 @@ class Federation:
         self.adapter = FederationAdapter(self)
         self.upstreams: dict[str, Upstream] = {}
         self._loops: list[asyncio.Task] = []
-        self._writing = asyncio.Lock()  # imports write one at a time
+        self.writing = write_lock(gateway)  # imports (and pinning decisions) write one at a time
+        self.pinning = (
+            Pinning(on_change=self.settings.on_tool_change, require_approval=self.settings.require_approval)
+            if self.settings.pin_tools
+            else None
+        )
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -158,8 +165,8 @@ class Federation:
     async def import_catalog(self, upstream: Upstream, session, *, announce: set[str], fields=None) -> None:
         """Import the upstream's catalog, record `fields` and any warning on the gateway row, then
         rebuild the catalog; lists in `announce` are announced even when nothing changed."""
-        job = Import(self.gateway.store, upstream.record, self.instance_id)
-        changed = await job.run(session, self.timeout, self._writing)
+        job = Import(self.gateway.store, upstream.record, self.instance_id, self.pinning)
+        changed = await job.run(session, self.timeout, self.writing)
         fields = dict(fields or {})
         warning = "; ".join(job.warnings) or None
         if warning != upstream.record.get("last_error") or fields:

@@ -11,6 +11,11 @@ that is taken too, it is skipped and the gateway's `last_error` says so. Resourc
 a URI another entity already has is skipped the same way. The upstream's definition is kept
 verbatim (served as is by `forge.catalog`), under its upstream name in `original_name`.
 
+Pinning. With FEDERATION_PIN_TOOLS (the default) each imported tool's definition is pinned when it
+is approved (on import, unless FEDERATION_REQUIRE_APPROVAL): a later sync that finds it changed
+upstream leaves the approved definition served (or withholds the tool, FEDERATION_ON_TOOL_CHANGE=
+disable) and records the change for an administrator (`pinning`).
+
 Loops. Every Forge names itself in the `_meta` of its server/discover answer (`io.forge/instance`).
 An imported definition's `_meta["io.forge/path"]` lists the Forge instances it came through (the
 upstream's appended at each import); an entity whose path already holds this Forge came from here
@@ -27,6 +32,7 @@ from typing import Any
 from forge.contracts import FEDERATED
 from forge.mcp.jsonrpc import METHOD_NOT_FOUND, McpError
 from forge.store.repository import Conflict, NotFound
+from forge_plugins.federation.pinning import CHANGED, Pinning, definition_hash
 from forge_plugins.federation.wire import INSTANCE_META, PATH_META
 
 log = logging.getLogger("forge.federation")
@@ -151,8 +157,9 @@ def resource_values(definition: dict, uri: str, is_template: bool) -> dict:
 class Import:
     """One sync of one gateway: `run()` writes the differences and answers whether any were made."""
 
-    def __init__(self, store, record: Mapping[str, Any], own_instance: str):
+    def __init__(self, store, record: Mapping[str, Any], own_instance: str, pinning: Pinning | None = None):
         self.store = store
+        self.pinning = pinning  # None: imported tools follow the upstream unreviewed
         self.record = record
         self.own = own_instance
         self.warnings: list[str] = []
@@ -204,9 +211,32 @@ class Import:
                 "original_name": original,
                 "gateway_id": self.record["id"],
             }
-            await self._write(kind, mine.pop(original, None), values, original)
+            current = mine.pop(original, None)
+            if kind == "tools":
+                values = self._pinned(current, values)
+            await self._write(kind, current, values, original)
         for row in mine.values():
             await self._delete(kind, row)
+
+    def _pinned(self, current: dict | None, values: dict) -> dict:
+        """The tool's values with its pinning decided: what the upstream offers, or, when that
+        differs from the approved definition, only the fields that are not pinned."""
+        if self.pinning is None:
+            return {**values, "pin_status": None, "pinning": None}
+        fingerprint = definition_hash(values["definition"], values["original_name"])
+        if current is None:
+            return self.pinning.first_seen(values, fingerprint)
+        decided = self.pinning.seen_again(current, values, fingerprint)
+        if decided.get("pin_status") == CHANGED and current.get("pin_status") != CHANGED:
+            log.warning(
+                "federation: tool %r changed upstream (gateway %r); %s until an administrator approves it "
+                "(POST /tools/%s/approve)",
+                values["name"],
+                self.record["name"],
+                "it is withheld" if decided["pinning"]["withheld"] else "the approved definition is served",
+                current["id"],
+            )
+        return decided
 
     async def _resources(self, resources: list[dict], templates: list[dict], upstream: str | None) -> None:
         mine = {row["uri"]: row for row in await self._rows("resources", gateway_id=self.record["id"])}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,17 @@ class FederationSettings(BaseSettings):
     )
     breaker_reset: float = Field(
         30.0, gt=0, description="Seconds an open circuit waits before letting one call try."
+    )
+    pin_tools: bool = Field(
+        True,
+        description="Pin each imported tool's definition when approved; a changed one waits for approval.",
+    )
+    on_tool_change: Literal["keep", "disable"] = Field(
+        "keep",
+        description='A pinned tool changed upstream: "keep" serves the approved definition, "disable" withholds the tool.',
+    )
+    require_approval: bool = Field(
+        False, description="Withhold newly imported tools until an administrator approves them."
     )
     instance_id: str = Field(
         "",

@@ -32,6 +32,7 @@ log = logging.getLogger("forge.cluster")
 
 RECONNECT_SECONDS = 1.0
 START_SECONDS = 10.0
+CONNECT_SECONDS = 2.0  # a Redis connection taking longer counts as Redis unreachable
 
 OnEvent = Callable[[dict], Awaitable[None]]
 
@@ -66,6 +67,9 @@ class Cluster:
     async def delete_session(self, session_id: str) -> None:
         pass
 
+    async def ping(self) -> None:
+        """Raise when the shared channel cannot be reached; alone, there is none."""
+
 
 class RedisCluster(Cluster):
     """Processes sharing one Redis: events on one channel, session states as expiring keys."""
@@ -83,7 +87,7 @@ class RedisCluster(Cluster):
     async def start(self, on_event: OnEvent) -> None:
         from redis import asyncio as aioredis  # the `redis` extra; only with CACHE_TYPE=redis
 
-        self.redis = aioredis.from_url(self.redis_url)
+        self.redis = aioredis.from_url(self.redis_url, socket_connect_timeout=CONNECT_SECONDS)
         subscribed = asyncio.Event()
         self._listener = asyncio.create_task(self._listen(on_event, subscribed))
         try:
@@ -110,21 +114,28 @@ class RedisCluster(Cluster):
             log.warning("could not tell the other Forge processes of a change: %s", error)
 
     async def _listen(self, on_event: OnEvent, subscribed: asyncio.Event) -> None:
-        first = True
+        first, lost = True, False
         while True:
             try:
                 async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.channel)
                     subscribed.set()
+                    if lost:
+                        log.warning("Redis subscription back: reloading the catalog, sharing again")
                     if not first:  # events published while this process was away are lost
                         await on_event({"type": "reload"})
-                    first = False
+                    first, lost = False, False
                     async for message in pubsub.listen():
                         await self._deliver(on_event, message)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - any failure of the connection: retry
-                log.warning("Redis subscription lost (%s); retrying in %gs", error, RECONNECT_SECONDS)
+                # Once per outage: this process serves on alone (its own catalog and sessions).
+                (log.debug if lost else log.warning)(
+                    "Redis subscription lost (%s); serving from this process's own state, retrying every %gs",
+                    error, RECONNECT_SECONDS,
+                )
+                lost = True
                 await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _deliver(self, on_event: OnEvent, message: dict) -> None:
@@ -146,20 +157,42 @@ class RedisCluster(Cluster):
     def _session_key(self, session_id: str) -> str:
         return f"{self.prefix}:session:{session_id}"
 
+    # Without Redis, sessions live on in the process holding them (as with CACHE_TYPE=memory):
+    # a failed read finds no session elsewhere, a failed write is logged and skipped.
+
     async def load_session(self, session_id: str) -> dict | None:
-        data = await self.redis.get(self._session_key(session_id))
+        try:
+            data = await self.redis.get(self._session_key(session_id))
+        except Exception as error:  # noqa: BLE001 - Redis unreachable: no session elsewhere
+            log.warning("could not look up MCP session %s… in Redis: %s", session_id[:8], error)
+            return None
         return orjson.loads(data) if data else None
 
     async def save_session(self, session_id: str, state: dict, ttl_seconds: float) -> None:
-        await self.redis.set(self._session_key(session_id), orjson.dumps(state), ex=max(1, int(ttl_seconds)))
+        try:
+            await self.redis.set(self._session_key(session_id), orjson.dumps(state), ex=max(1, int(ttl_seconds)))
+        except Exception as error:  # noqa: BLE001 - Redis unreachable: the session stays in this process
+            log.warning("could not share MCP session %s… through Redis: %s", session_id[:8], error)
+            return
         await self.publish({"type": "session", "id": session_id, "state": state})
 
     async def touch_session(self, session_id: str, ttl_seconds: float) -> None:
-        await self.redis.expire(self._session_key(session_id), max(1, int(ttl_seconds)))
+        try:
+            await self.redis.expire(self._session_key(session_id), max(1, int(ttl_seconds)))
+        except Exception as error:  # noqa: BLE001 - Redis unreachable: the key expires a little early
+            log.warning("could not extend MCP session %s… in Redis: %s", session_id[:8], error)
 
     async def delete_session(self, session_id: str) -> None:
-        await self.redis.delete(self._session_key(session_id))
+        try:
+            await self.redis.delete(self._session_key(session_id))
+        except Exception as error:  # noqa: BLE001 - Redis unreachable: the key expires on its own
+            log.warning("could not end MCP session %s… in Redis: %s", session_id[:8], error)
+            return
         await self.publish({"type": "session", "id": session_id, "state": None})
+
+    async def ping(self) -> None:
+        """Raise when Redis cannot be reached (what /ready reports)."""
+        await self.redis.ping()
 
 
 def cluster_for(settings) -> Cluster:

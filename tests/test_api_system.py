@@ -19,7 +19,7 @@ def test_health_says_the_process_serves(api):
 
 def test_ready_says_the_database_answers(api):
     response = api.get("/ready")
-    assert (response.status_code, response.json()) == (200, {"status": "ready", "database": "ok"})
+    assert (response.status_code, response.json()) == (200, {"status": "ready", "database": "ok", "redis": "not used"})
 
 
 def test_ready_is_503_while_the_database_is_unreachable(forge, api, tmp_path):
@@ -33,7 +33,9 @@ def test_ready_is_503_while_the_database_is_unreachable(forge, api, tmp_path):
     finally:
         broken, store.engine = store.engine, working
         forge.run(broken.dispose())
-    assert (unready.status_code, unready.json()) == (503, {"status": "unavailable", "database": "unreachable"})
+    assert (unready.status_code, unready.json()) == (
+        503, {"status": "unavailable", "database": "unreachable", "redis": "not used"}
+    )
     assert alive.status_code == 200  # liveness does not depend on the database
     assert api.get("/ready").status_code == 200  # and readiness comes back with it
 

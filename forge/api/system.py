@@ -6,6 +6,7 @@ session: MCP clients use /mcp); `/protocol/ping` answers a ping, bare or as JSON
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -20,6 +21,7 @@ from forge.mcp.methods.lifecycle import INSTRUCTIONS, capabilities
 from forge.mcp.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS, negotiate
 
 log = logging.getLogger("forge.api")
+READY_CHECK_SECONDS = 3.0  # a dependency slower than this to answer counts as unreachable
 blueprint = Blueprint("system", __name__)
 blueprint.before_request(require_json_object)
 
@@ -29,8 +31,12 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
+    """`status` is "ready" or "unavailable"; each dependency is "ok" or "unreachable" (`redis`
+    is "not used" unless CACHE_TYPE=redis)."""
+
     status: str
     database: str
+    redis: str
 
 
 class Version(BaseModel):
@@ -72,13 +78,25 @@ async def health():
 @validate_response(Ready)
 @validate_response(Ready, 503)
 async def ready():
-    """Readiness: the database answers."""
-    try:
-        await current_app.config["FORGE_GATEWAY"].store.ping()
-    except Exception as error:
-        log.warning("readiness check failed: %r", error)
-        return {"status": "unavailable", "database": "unreachable"}, 503
-    return {"status": "ready", "database": "ok"}
+    """Readiness: the database answers, and Redis with CACHE_TYPE=redis. 503 names what fails;
+    MCP calls keep being served from the in-memory catalog meanwhile (Redis down: each process
+    on its own state), and readiness comes back when the dependency does."""
+    gateway = current_app.config["FORGE_GATEWAY"]
+    checks = {"database": gateway.store.ping}
+    if gateway.cluster.shared:
+        checks["redis"] = gateway.cluster.ping
+    answer: dict[str, Any] = {"redis": "not used"}
+    for name, ping in checks.items():
+        try:
+            async with asyncio.timeout(READY_CHECK_SECONDS):
+                await ping()
+            answer[name] = "ok"
+        except Exception as error:  # noqa: BLE001 - whatever the failure, the dependency is not there
+            log.warning("readiness: %s unreachable: %s", name, error or type(error).__name__)
+            answer[name] = "unreachable"
+    if any(answer[name] != "ok" for name in checks):
+        return {"status": "unavailable", **answer}, 503
+    return {"status": "ready", **answer}
 
 
 @blueprint.get("/version")

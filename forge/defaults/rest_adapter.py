@@ -40,8 +40,9 @@ KEEPALIVE_SECONDS = 15.0  # an idle upstream connection is closed after this
 
 
 class RestAdapter:
-    def __init__(self, timeout: float, policy: OutboundPolicy | None = None):
+    def __init__(self, timeout: float, policy: OutboundPolicy | None = None, max_response_bytes: int = 16 * 2**20):
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.policy = policy or OutboundPolicy()
         self.client: aiohttp.ClientSession | None = None
         # id(tool) -> (tool, its plan): a catalog's tool dicts live until a write replaces them,
@@ -90,10 +91,10 @@ class RestAdapter:
             request["timeout"] = aiohttp.ClientTimeout(total=timeout)
         try:
             async with self.client.request(method, template.expand(arguments), **request) as response:
-                content = await response.read()
+                content = await read_capped(response, self.max_response_bytes)
         except TimeoutError:
             return error_result(f"Tool {tool['name']!r}: the upstream did not answer within {timeout:g}s")
-        except OutboundRefused as refused:
+        except (OutboundRefused, ResponseTooLarge) as refused:
             return error_result(f"Tool {tool['name']!r}: {refused}")
         except (aiohttp.ClientError, ValueError) as failure:  # ValueError: a URL or header aiohttp refuses
             return error_result(f"Tool {tool['name']!r}: the upstream request failed: {failure!r}")
@@ -126,6 +127,26 @@ class RestAdapter:
         return result
 
 
+class ResponseTooLarge(Exception):
+    """An upstream answer over UPSTREAM_MAX_RESPONSE_BYTES; the message says so."""
+
+
+async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The answer's body, refused past `limit` bytes: at once when its Content-Length says so,
+    else as soon as that many have arrived (a chunked answer), never holding more in memory."""
+    too_large = ResponseTooLarge(f"the upstream's answer is larger than {limit} bytes (UPSTREAM_MAX_RESPONSE_BYTES)")
+    if response.content_length is not None:
+        if response.content_length > limit:
+            raise too_large
+        return await response.read()
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
 def _decode(content: bytes, charset: str | None) -> str:
     """The answer as text: in its declared charset, else UTF-8; undecodable bytes replaced."""
     try:
@@ -150,4 +171,7 @@ def placements(input_schema: Mapping[str, Any] | None) -> dict[str, tuple[str, s
 
 @hookimpl
 def forge_tool_adapters(gateway):
-    return {"REST": RestAdapter(gateway.settings.tool_timeout, OutboundPolicy.of(gateway.settings))}
+    settings = gateway.settings
+    return {
+        "REST": RestAdapter(settings.tool_timeout, OutboundPolicy.of(settings), settings.upstream_max_response_bytes)
+    }

@@ -17,11 +17,13 @@ from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from forge import __version__
 from forge.api.errors import register_error_handlers
 from forge.api.guard import authenticate_request
+from forge.api.openapi import ForgeOpenApi
 from forge.asgi import ForgeAsgi
 from forge.gateway import Gateway
 from forge.logs import install_request_ids
 from forge.plugins import PluginError, build_plugin_manager, flatten, implementations
 from forge.registry import answers_by_plugin
+from forge.security_headers import CorsForgeAsgi, add_security_headers
 from forge.settings import Settings, load_settings
 
 log = logging.getLogger("forge")
@@ -42,16 +44,21 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Any] = ())
         info=Info(title=settings.app_name, version=__version__, description="Forge MCP gateway management API"),
         security_schemes={"basic": HttpSecurityScheme(scheme="basic"), "bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         security=[{"basic": []}, {"bearer": []}],
+        openapi_provider_class=ForgeOpenApi,
     )
     register_error_handlers(app)
     install_request_ids(app)
     app.before_request(authenticate_request)
+    app.after_request(add_security_headers)
     _register_blueprints(app, gateway)
     app.before_serving(gateway.start)
     app.after_serving(gateway.stop)
 
     routes = [(route, name) for name, transport in gateway.transports.items() for route in transport.routes]
-    asgi = ForgeAsgi(app, routes, settings.app_root_path)
+    if settings.cors_origins:
+        asgi = CorsForgeAsgi(app, routes, settings.app_root_path, origins=settings.cors_origins)
+    else:
+        asgi = ForgeAsgi(app, routes, settings.app_root_path)
     asgi.gateway = gateway
     return asgi
 

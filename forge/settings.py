@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -59,11 +60,6 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes.")
     tool_timeout: float = Field(30.0, gt=0, description="Seconds a tool adapter waits for an upstream answer.")
-    upstream_max_response_bytes: int = Field(
-        16 * 2**20,
-        ge=1024,
-        description="Largest answer a REST tool reads from its upstream, in bytes; a larger one is an error result.",
-    )
     shutdown_grace_seconds: float = Field(
         10.0,
         ge=0,
@@ -72,6 +68,11 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the MCP endpoints from a browser; localhost origins always are.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) whose browser pages may call the API and MCP endpoints "
+        "(CORS; they are allowed Origins of the MCP endpoints too). Empty: CORS is off.",
     )
     outbound_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -96,7 +97,9 @@ class Settings(BaseSettings):
     federation_timeout: float = Field(30.0, gt=0, description="Seconds to wait for an upstream.")
     federation_sync_interval: int = Field(300, ge=1, description="Seconds between catalog syncs.")
 
-    @field_validator("plugins_disabled", "allowed_origins", "federation_peers", "outbound_allow", mode="before")
+    @field_validator(
+        "plugins_disabled", "allowed_origins", "cors_origins", "federation_peers", "outbound_allow", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value):
         if isinstance(value, str):
@@ -113,6 +116,24 @@ class Settings(BaseSettings):
         for entry in value:
             allow_entry(entry)
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query:
+                raise ValueError(f"{origin!r} is not an origin: scheme://host[:port], e.g. https://a.example")
+        return value
+
+    @model_validator(mode="after")
+    def _cors_origins_may_call(self):
+        """A page allowed to read the answers must be allowed to call: CORS_ORIGINS pass the MCP
+        endpoints' Origin check too."""
+        missing = [origin for origin in self.cors_origins if origin not in self.allowed_origins]
+        if missing:
+            self.allowed_origins = [*self.allowed_origins, *missing]
+        return self
 
     @field_validator("app_root_path")
     @classmethod

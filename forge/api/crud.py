@@ -66,7 +66,7 @@ def entity_blueprint(api: EntityApi) -> Blueprint:
     async def list_entities(query_args: ListQuery):
         filters = {name: getattr(query_args, name) for name in ("enabled", "gateway_id")}
         filters = {name: value for name, value in filters.items() if value is not None}
-        if kind == "servers":
+        if kind in ("servers", "gateways"):  # they belong to no gateway: the filter does not apply
             filters.pop("gateway_id", None)
         items, total = await _gateway().store.list(
             kind, offset=query_args.offset, limit=query_args.limit, filters=filters, search=query_args.search

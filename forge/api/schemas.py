@@ -97,7 +97,7 @@ class Page(BaseModel):
 
 
 class ListQuery(BaseModel):
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**63 - 1)  # a 64-bit OFFSET: larger overflows the database driver
     limit: int = Field(50, ge=1, le=1000)
     search: str | None = Field(None, max_length=255, description="Case-insensitive substring of the name (or URI).")
     enabled: bool | None = None

@@ -31,7 +31,7 @@ class AuditQuery(BaseModel):
     until: datetime | None = Field(
         None, description="Entries before this instant (ISO 8601; UTC if no zone)."
     )
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**63 - 1)  # a 64-bit OFFSET: larger overflows the database driver
     limit: int = Field(50, ge=1, le=1000)
 
 

@@ -353,3 +353,25 @@ def test_outbound_allow_is_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("OUTBOUND_ALLOW", "10.0.0.0/33")
     with pytest.raises(SettingsError, match="OUTBOUND_ALLOW.*10.0.0.0/33"):
         load_settings(_env_file=None)
+
+
+async def test_the_websocket_connector_connects_only_to_a_checked_address(monkeypatch):
+    from forge_plugins.transport_ws import client as ws_client
+
+    asked: list[str] = []
+
+    async def recording_connect(url, *, host, **options):  # instead of the library's connect
+        asked.append(host)
+        raise OSError(errno.ECONNREFUSED, "the test connects nowhere")
+
+    monkeypatch.setattr(ws_client, "connect", recording_connect)
+    connector = ws_client.WebSocketConnector(
+        {"name": "t", "version": "1"}, 5, 1 << 20, OutboundPolicy(getaddrinfo=stub_getaddrinfo)
+    )
+    with pytest.raises(OutboundRefused, match=r"metadata\.test \(169\.254\.169\.254\)"):
+        async with connector({"url": "ws://metadata.test/ws"}):
+            pass
+    with pytest.raises(OSError, match="connects nowhere"):
+        async with connector({"url": "wss://public.test/ws"}):
+            pass
+    assert asked == ["93.184.216.34"]

@@ -37,9 +37,13 @@ def forge_upstream_connectors(gateway):
         from forge_plugins.federation.wire import client_info
     except ImportError:  # no federation plugin: nothing would connect an upstream
         return None
+    from forge.outbound import OutboundPolicy
     from forge_plugins.transport_ws.client import WebSocketConnector  # the SDK's types, as federation's
 
     connector = WebSocketConnector(
-        client_info(settings.app_name), settings.federation_timeout, settings.max_body_bytes
+        client_info(settings.app_name),
+        settings.federation_timeout,
+        settings.max_body_bytes,
+        OutboundPolicy.of(settings),
     )
     return {"websocket": connector}

@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from mcp.shared.message import SessionMessage
@@ -29,6 +30,8 @@ from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
+
+from forge.outbound import OutboundPolicy
 
 log = logging.getLogger("forge.transport_ws")
 SUBPROTOCOL = Subprotocol("mcp")
@@ -70,17 +73,25 @@ def websocket_url(url: str) -> str:
 class WebSocketConnector:
     """`connect(gateway_record)` for transport "websocket"."""
 
-    def __init__(self, info: Mapping[str, Any], timeout: float, max_size: int):
+    def __init__(self, info: Mapping[str, Any], timeout: float, max_size: int, policy: OutboundPolicy | None = None):
         self.info = dict(info)
         self.timeout = timeout
         self.max_size = max_size
+        self.policy = policy or OutboundPolicy()  # what upstreams may be (OUTBOUND_ALLOW)
 
     @contextlib.asynccontextmanager
     async def __call__(self, record: Mapping[str, Any]) -> AsyncIterator[Any]:
         from forge_plugins.federation.stream_session import StreamSession
 
+        url = websocket_url(record["url"])
+        parts = urlsplit(url)
+        # Connect to the address the outbound guard checked (TLS still verifies the URL's name);
+        # with an explicit host the library follows no cross-origin redirect, and no proxy is used.
+        addresses = await self.policy.resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "wss" else 80))
         socket = await connect(
-            websocket_url(record["url"]),
+            url,
+            host=addresses[0],
+            proxy=None,
             subprotocols=[SUBPROTOCOL],
             additional_headers=dict(record.get("headers") or {}),
             open_timeout=self.timeout,

@@ -136,8 +136,8 @@ def forge_upstream_connectors(gateway):
     May be async: no (connecting happens in the context manager).
     Default plugin: none in the kernel; `forge_plugins.federation` contributes "streamable_http"
     (2026-07-28 over httpx, the SDK's handshake-era client as fallback), "sse" and "stdio" (a
-    command line, started in its own process group), over the official SDK's client transports.
-    Nothing contributes "websocket" yet.
+    command line, started in its own process group), over the official SDK's client transports;
+    `forge_plugins.transport_ws` contributes "websocket".
     """
 
 

@@ -1,19 +1,26 @@
 """The stdio bridge (plugin transport_stdio): `forge-stdio --url .../mcp` lets a client that only
 speaks stdio use a remote Forge. The official client runs it as it would run a local server; the
-bridge survives Forge forgetting the session, and even a restart, without the client noticing."""
+bridge survives Forge forgetting the session, and even a restart, without the client noticing.
+Then the other direction: `forge-stdio expose` serves a stdio server over HTTP, and a stdio
+upstream killed mid-call fails its calls plainly and is restarted."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
 from mcp import Client, MCPError, StdioServerParameters
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
 
 from forge.cli import build_cli
 from forge_plugins.auth_basic_jwt import create_token
@@ -24,6 +31,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")
 
 BIN = Path(sys.executable).parent
 FORGE_STDIO = str(BIN / "forge-stdio")
+UPSTREAM = Path(__file__).parent / "federation_upstream.py"  # an SDK-built server; stdio with `stdio`
 SECRET = "k" * 32
 
 
@@ -143,7 +151,7 @@ def test_only_json_rpc_reaches_stdout(forge):
 def test_an_unreachable_forge_is_an_error_answer_after_the_retries():
     url = f"http://127.0.0.1:{free_port()}/mcp"
     done = subprocess.run(
-        [FORGE_STDIO, "--url", url, "--retry-seconds", "0.5"],
+        [FORGE_STDIO, "--url", url, "--retry-seconds", "2"],
         input=json.dumps(INITIALIZE).encode() + b"\n",
         capture_output=True,
         timeout=30,
@@ -176,3 +184,152 @@ def test_the_bridge_is_also_a_forge_command_unless_disabled(monkeypatch):
     monkeypatch.setenv("PLUGINS_DISABLED", "transport_stdio")
     hidden = CliRunner().invoke(build_cli(), ["stdio", "--help"])
     assert hidden.exit_code == 2 and "No such command 'stdio'" in hidden.output
+
+
+# --- forge-stdio expose: a stdio server served over HTTP -------------------------------------------
+
+
+@pytest.fixture
+def exposed(tmp_path):
+    """`forge-stdio expose` serving the tests' SDK-built stdio server as "solo"; its base URL."""
+    port = free_port()
+    command = f"{sys.executable} {UPSTREAM} stdio --name solo"
+    with open(tmp_path / "expose.log", "wb") as log:
+        process = subprocess.Popen(
+            [FORGE_STDIO, "expose", "--cmd", command, "--port", str(port), "--name", "solo"],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            assert process.poll() is None, (tmp_path / "expose.log").read_text()
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("forge-stdio expose did not answer /health within 60 s")
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(15)
+
+
+async def test_expose_serves_a_stdio_server_over_streamable_http_and_sse_and_nothing_else(exposed):
+    _, url = exposed
+    async with Client(streamable_http_client(url + "/mcp"), cache=None) as client:
+        # It answers once the command has started: its names as it gave them, unprefixed.
+        assert (await client.call_tool("echo", {"text": "hi"})).content[0].text == "solo: hi"
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"echo", "whoami", "count"} <= tools
+        prompt = await client.get_prompt("greet", {"who": "Ada"})
+        assert prompt.messages[0].content.text == "solo greets Ada"
+        read = await client.read_resource("mem://solo/greeting")
+        assert read.contents[0].text == "hello from solo"
+        progress = []
+
+        async def on_progress(value, total, message):
+            progress.append(value)
+
+        counted = await client.call_tool("count", {"n": 2}, progress_callback=on_progress)
+        assert (counted.content[0].text, progress) == ("counted to 2", [1, 2])
+    async with Client(sse_client(url + "/sse"), mode="legacy") as client:
+        assert (await client.call_tool("echo", {"text": "sse"})).content[0].text == "solo: sse"
+    # No management API: nobody can register another command through it.
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        for path in ("/gateways", "/tools", "/admin", "/docs"):
+            answer = await http.get(path)
+            assert (answer.status_code, "serves only" in answer.json()["error"]) == (404, True), path
+        gateway = {"name": "x", "url": "sh -c id", "transport": "stdio"}
+        assert (await http.post("/gateways", json=gateway)).status_code == 404
+
+
+async def test_sigterm_ends_expose_and_its_server(exposed):
+    process, url = exposed
+    async with Client(streamable_http_client(url + "/mcp"), cache=None) as client:
+        server_pid = int((await client.call_tool("whoami", {})).content[0].text.split()[1])
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(20) == 0
+    assert await settle(lambda: not alive(server_pid), timeout=10)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# --- a stdio upstream that dies mid-call ----------------------------------------------------------
+
+
+def _rpc(url: str, method: str, params: dict, timeout: float = 90) -> dict:
+    message = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    return httpx.post(url + "/rpc", json=message, timeout=timeout).json()
+
+
+def _failure(answer: dict) -> str | None:
+    """The error message of a tools/call answer (a JSON-RPC error or an isError result), else None."""
+    if "error" in answer:
+        return answer["error"]["message"]
+    result = answer["result"]
+    return result["content"][0]["text"] if result.get("isError") else None
+
+
+async def test_a_stdio_upstream_killed_mid_call_fails_plainly_and_is_restarted(
+    start_forge, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FEDERATION_HEALTH_INTERVAL", "2")  # also caps the reconnect backoff
+    forge = start_forge()
+    # The upstream refuses to start while the file `down` exists: the test decides when it may return.
+    down = tmp_path / "down"
+    launcher = tmp_path / "launcher.py"
+    launcher.write_text(
+        "import os, sys\n"
+        f"if os.path.exists({str(down)!r}):\n"
+        "    sys.exit('not starting: told to stay down')\n"
+        f"os.execv(sys.executable, [sys.executable, {str(UPSTREAM)!r}, 'stdio', '--name', 'gamma'])\n"
+    )
+    with httpx.Client(base_url=forge.url, timeout=60) as api:
+        created = api.post(
+            "/gateways", json={"name": "gamma", "url": f"{sys.executable} {launcher}", "transport": "stdio"}
+        )
+        assert created.status_code == 201, created.text
+        assert api.get(f"/gateways/{created.json()['id']}").json()["state"] == "healthy"
+    first = _pid(_rpc(forge.url, "tools/call", WHOAMI))
+
+    slow = {"name": "gamma.slow", "arguments": {"seconds": 60}}
+    in_flight = asyncio.create_task(asyncio.to_thread(_rpc, forge.url, "tools/call", slow))
+    await asyncio.sleep(1)  # the call is on its way; killed before or after it arrives, it must fail
+    down.touch()
+    os.kill(first, signal.SIGKILL)
+    failed = _failure(await asyncio.wait_for(in_flight, 60))
+    assert failed is not None and "upstream 'gamma'" in failed, failed
+    assert "did not answer" not in failed  # it failed because the process died, not by timing out
+
+    # While it cannot start, calls say so, naming it (not "Unknown tool").
+    later = _failure(await asyncio.to_thread(_rpc, forge.url, "tools/call", WHOAMI))
+    assert later is not None and "upstream 'gamma' is" in later, later
+
+    down.unlink()  # now a restart (with backoff) succeeds
+    deadline = time.monotonic() + 60
+    while _failure(answer := await asyncio.to_thread(_rpc, forge.url, "tools/call", WHOAMI)):
+        assert time.monotonic() < deadline, answer
+        await asyncio.sleep(0.2)
+    assert _pid(answer) != first
+
+
+WHOAMI = {"name": "gamma.whoami", "arguments": {}}
+
+
+def _pid(answer: dict) -> int:
+    return int(answer["result"]["content"][0]["text"].split()[1])

@@ -1,5 +1,6 @@
 """`forge-stdio` (also `forge stdio` and `python -m forge_plugins.transport_stdio`): the bridge's
-command line, and the process around it: stdin and stdout, logging, signals.
+command line, and the process around it: stdin and stdout, logging, signals. Its command
+`forge-stdio expose` runs the other direction (`forge_plugins.transport_stdio.expose`).
 
 Layer: the outermost, above `forge_plugins.transport_stdio.bridge`. Stdout belongs to the MCP
 client: only JSON-RPC messages are written there, one per line; everything else, logs and stray
@@ -93,10 +94,9 @@ def parse_header(value: str) -> tuple[str, str]:
     return name.strip(), content.strip()
 
 
-@click.command("stdio")
+@click.group("stdio", invoke_without_command=True)
 @click.option(
     "--url",
-    required=True,
     envvar="FORGE_URL",
     help="Forge's MCP endpoint, e.g. http://localhost:4444/servers/ID/mcp [env FORGE_URL].",
 )
@@ -122,8 +122,15 @@ def parse_header(value: str) -> tuple[str, str]:
     show_default=True,
     help="Logging on stderr.",
 )
-def stdio_command(url, token, headers, retry_seconds, log_level):
-    """Bridge a stdio MCP client (a desktop app, an IDE) to a remote Forge over Streamable HTTP."""
+@click.pass_context
+def stdio_command(ctx, url, token, headers, retry_seconds, log_level):
+    """Bridge a stdio MCP client (a desktop app, an IDE) to a remote Forge over Streamable HTTP.
+
+    With the command `expose`, the other way round: serve a local stdio MCP server over HTTP."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not url:
+        raise click.UsageError("Missing option '--url' (or the variable FORGE_URL).")
     sent = dict(parse_header(value) for value in headers)
     if token:
         sent["Authorization"] = f"Bearer {token}"
@@ -134,6 +141,43 @@ def stdio_command(url, token, headers, retry_seconds, log_level):
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     asyncio.run(run_bridge(url, sent, retry_seconds, stdin, stdout))
+
+
+def parse_variable(value: str) -> tuple[str, str]:
+    name, separator, content = value.partition("=")
+    if not separator or not name.strip():
+        raise click.BadParameter(f"{value!r} is not NAME=VALUE")
+    return name.strip(), content
+
+
+@stdio_command.command("expose")
+@click.option(
+    "--cmd",
+    "command",
+    required=True,
+    help='The stdio MCP server to run, e.g. "python server.py" (split as a shell would, not run by one).',
+)
+@click.option("--port", type=int, default=9000, show_default=True, help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--name", default="stdio", show_default=True, help="The server's name in Forge's logs and error messages."
+)
+@click.option(
+    "-e",
+    "--env",
+    "variables",
+    multiple=True,
+    help="NAME=VALUE for the server's environment (repeatable); it gets only these and the usual PATH, HOME.",
+)
+def expose_command(command, port, host, name, variables):
+    """Serve one stdio MCP server over Streamable HTTP at /mcp (SSE at /sse and WebSocket at /ws when
+    those plugins are installed), with no database to set up; restarted with backoff if it dies.
+
+    Forge settings come from the environment (AUTH_REQUIRED defaults to false here)."""
+    from forge_plugins.transport_stdio.expose import expose  # loads Forge, which the bridge does not need
+
+    env = dict(parse_variable(value) for value in variables)
+    asyncio.run(expose(command, host=host, port=port, name=name, env=env))
 
 
 def main() -> None:

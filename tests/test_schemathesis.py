@@ -14,6 +14,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -79,3 +80,32 @@ def test_every_operation_keeps_its_contract(case, gateway, bearer, rest_upstream
     # /ready's 503 is its documented answer when the database is slow to answer (a loaded machine).
     checks = CHECKS[1:] if case.path == "/ready" else CHECKS
     case.call_and_validate(base_url=gateway.url, headers=bearer, checks=checks, timeout=30)
+
+
+# --- what schemathesis found, pinned down ------------------------------------------------------------
+
+
+def test_gateways_and_servers_take_the_gateway_id_filter_as_not_applying(gateway, bearer):
+    for kind in ("gateways", "servers"):  # GET /gateways?gateway_id= was a 500
+        listed = httpx.get(f"{gateway.url}/{kind}", params={"gateway_id": "x"}, headers=bearer, timeout=30)
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["offset"] == 0
+
+
+@pytest.mark.parametrize("path", ["/tools", "/gateways", "/audit", "/auth/tokens"])
+def test_an_offset_past_64_bits_is_refused_as_invalid(gateway, bearer, path):
+    listed = httpx.get(gateway.url + path, params={"offset": 2**63}, headers=bearer, timeout=30)  # was a 500
+    assert listed.status_code == 422, listed.text
+    assert listed.json()["error"]["code"] == "invalid_query"
+    assert httpx.get(gateway.url + path, params={"offset": 2**63 - 1}, headers=bearer, timeout=30).status_code == 200
+
+
+def test_the_document_names_every_status_the_kernel_answers():
+    paths = schema.raw_schema["paths"]
+    created = paths["/tools"]["post"]["responses"]
+    assert {"201", "400", "401", "403", "413", "415", "422", "429"} <= set(created)
+    assert created["400"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert {"200", "401", "403", "422"} <= set(paths["/tools"]["get"]["responses"])  # a bad query string
+    assert {"204", "404", "409"} <= set(paths["/tools/{entity_id}"]["delete"]["responses"])
+    assert paths["/health"]["get"]["security"] == [] and "401" not in paths["/health"]["get"]["responses"]
+    assert "security" not in paths["/tools"]["get"]  # the document's own: basic or bearer

@@ -110,9 +110,8 @@ def allow_entry(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | s
     except ValueError:
         pass
     name = entry.lower().rstrip(".")
-    labels = name[2:] if name.startswith("*.") else name
-    if not labels or "/" in labels or any(not part or not part.replace("-", "").replace("_", "").isalnum()
-                                          for part in labels.split(".")):
+    labels = (name[2:] if name.startswith("*.") else name).split(".")
+    if not all(label and label.replace("-", "").replace("_", "").isalnum() for label in labels):
         raise ValueError(f"{entry!r} is neither an address, a network (10.0.0.0/8) nor a host name")
     return name
 
@@ -122,9 +121,10 @@ class OutboundPolicy:
 
     def __init__(self, allow: Iterable[str] = (), *, getaddrinfo=None):
         parsed = [allow_entry(entry) for entry in allow]
+        names = [entry for entry in parsed if isinstance(entry, str)]
         self.networks = tuple(entry for entry in parsed if not isinstance(entry, str))
-        self.names = frozenset(entry for entry in parsed if isinstance(entry, str) and not entry.startswith("*."))
-        self.domains = tuple(entry[1:] for entry in parsed if isinstance(entry, str) and entry.startswith("*."))
+        self.names = frozenset(name for name in names if not name.startswith("*."))
+        self.domains = tuple(name[1:] for name in names if name.startswith("*."))  # ".corp.example"
         self._getaddrinfo = getaddrinfo  # tests stub name resolution here; None: the loop's
         self._passed: set[str] = set()  # hosts of URLs the aiohttp middleware has let through
 
@@ -180,7 +180,11 @@ class OutboundPolicy:
     # --- aiohttp ----------------------------------------------------------------------------
 
     def aiohttp_session(
-        self, *, resolver: aiohttp.abc.AbstractResolver | None = None, connector: dict | None = None, **options
+        self,
+        *,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+        connector: dict | None = None,
+        **options,
     ) -> aiohttp.ClientSession:
         """An aiohttp session connecting only where this policy allows; `connector` holds
         TCPConnector options, `resolver` the resolver to wrap (aiohttp's default otherwise)."""
@@ -206,7 +210,7 @@ class OutboundPolicy:
         the transport turns into its own ConnectError when a name does not resolve."""
         pool = transport._pool  # httpx exposes no network_backend option; the pool keeps one
         if not hasattr(pool, "_network_backend"):
-            raise RuntimeError("this httpx version keeps no network backend on its pool; the outbound guard cannot attach")
+            raise RuntimeError("this httpx keeps no network backend on its pool: the outbound guard cannot attach")
         pool._network_backend = GuardedBackend(self, pool._network_backend, connect_error)
         return transport
 

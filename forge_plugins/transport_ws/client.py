@@ -73,7 +73,9 @@ def websocket_url(url: str) -> str:
 class WebSocketConnector:
     """`connect(gateway_record)` for transport "websocket"."""
 
-    def __init__(self, info: Mapping[str, Any], timeout: float, max_size: int, policy: OutboundPolicy | None = None):
+    def __init__(
+        self, info: Mapping[str, Any], timeout: float, max_size: int, policy: OutboundPolicy | None = None
+    ):
         self.info = dict(info)
         self.timeout = timeout
         self.max_size = max_size
@@ -87,7 +89,8 @@ class WebSocketConnector:
         parts = urlsplit(url)
         # Connect to the address the outbound guard checked (TLS still verifies the URL's name);
         # with an explicit host the library follows no cross-origin redirect, and no proxy is used.
-        addresses = await self.policy.resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "wss" else 80))
+        port = parts.port or (443 if parts.scheme == "wss" else 80)
+        addresses = await self.policy.resolve(parts.hostname or "", port)
         socket = await connect(
             url,
             host=addresses[0],

@@ -134,7 +134,8 @@ class FaultProxy:
 
     async def _garbage(self, writer) -> None:
         body = b"<html>this is { not json"
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n"
+        writer.write(head % len(body) + body)
         await writer.drain()
         await asyncio.sleep(0.5)
 

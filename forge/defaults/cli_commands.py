@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import signal
+import threading
+import time
 
 import click
 
@@ -39,6 +43,7 @@ def upgrade_database(settings) -> None:
 
 
 SERVERS = ("hypercorn", "uvicorn", "granian")
+LEFTOVER_THREAD_SECONDS = 5.0  # after shutdown, how long threads a library left running may hold the exit
 APP_FACTORY = "forge.app:app_factory"
 
 
@@ -99,6 +104,7 @@ def _hypercorn(settings, app) -> None:
         run(config)
     else:
         asyncio.run(_serve_here(app, config))
+        _exit_despite_leftover_threads()
 
 
 async def _serve_here(app, config) -> None:
@@ -119,6 +125,21 @@ async def _serve_here(app, config) -> None:
         app.gateway.drain()
 
     await serve(app, config, shutdown_trigger=shutdown_trigger)
+
+
+def _exit_despite_leftover_threads(seconds: float = LEFTOVER_THREAD_SECONDS) -> None:
+    """Once the server has stopped, a non-daemon thread left running (a database connection a
+    library never closed, an exporter stuck on the network) would keep the process alive after
+    SIGTERM, silently: give such threads a moment, then name them and exit anyway."""
+    leftovers = [thread for thread in threading.enumerate() if thread is not threading.main_thread() and not thread.daemon]
+    deadline = time.monotonic() + seconds
+    for thread in leftovers:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [thread.name for thread in leftovers if thread.is_alive()]
+    if alive:
+        logging.getLogger("forge").warning("exiting despite threads still running: %s", ", ".join(alive))
+        logging.shutdown()
+        os._exit(0)
 
 
 def _uvicorn(settings, app) -> None:

@@ -40,7 +40,9 @@ KEEPALIVE_SECONDS = 15.0  # an idle upstream connection is closed after this
 
 
 class RestAdapter:
-    def __init__(self, timeout: float, policy: OutboundPolicy | None = None, max_response_bytes: int = 16 * 2**20):
+    def __init__(
+        self, timeout: float, policy: OutboundPolicy | None = None, max_response_bytes: int = 16 * 2**20
+    ):
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
         self.policy = policy or OutboundPolicy()
@@ -134,7 +136,9 @@ class ResponseTooLarge(Exception):
 async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The answer's body, refused past `limit` bytes: at once when its Content-Length says so,
     else as soon as that many have arrived (a chunked answer), never holding more in memory."""
-    too_large = ResponseTooLarge(f"the upstream's answer is larger than {limit} bytes (UPSTREAM_MAX_RESPONSE_BYTES)")
+    too_large = ResponseTooLarge(
+        f"the upstream's answer is larger than {limit} bytes (UPSTREAM_MAX_RESPONSE_BYTES)"
+    )
     if response.content_length is not None:
         if response.content_length > limit:
             raise too_large
@@ -173,5 +177,7 @@ def placements(input_schema: Mapping[str, Any] | None) -> dict[str, tuple[str, s
 def forge_tool_adapters(gateway):
     settings = gateway.settings
     return {
-        "REST": RestAdapter(settings.tool_timeout, OutboundPolicy.of(settings), settings.upstream_max_response_bytes)
+        "REST": RestAdapter(
+            settings.tool_timeout, OutboundPolicy.of(settings), settings.upstream_max_response_bytes
+        )
     }

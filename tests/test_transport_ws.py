@@ -183,7 +183,7 @@ async def test_a_frame_over_the_size_limit_closes_the_socket_with_1009(start_for
 
 async def test_a_socket_that_goes_away_takes_its_session_along(forge, api, rest_upstream):
     created(api.post("/tools", json={"name": "slow", "url": rest_upstream + "/slow/3"}))
-    before = sessions(forge)
+    before, tasks_before = sessions(forge), forge.run(count_tasks())
     async with mcp_socket(forge) as client:
         await client.initialize()
         await client.send(
@@ -192,6 +192,12 @@ async def test_a_socket_that_goes_away_takes_its_session_along(forge, api, rest_
         assert await settle(lambda: sessions(forge) == before + 1)
         client.socket.transport.abort()  # no closing handshake: the client just vanishes
     assert await settle(lambda: sessions(forge) == before)
+    assert await settle(lambda: forge.run(count_tasks()) <= tasks_before)  # its call was cancelled too
+
+
+async def count_tasks() -> int:
+    """Tasks on the gateway's loop, less Hypercorn's (its connections linger until their idle timeout)."""
+    return sum("hypercorn" not in task.get_coro().cr_code.co_filename for task in asyncio.all_tasks())
 
 
 async def test_a_bearer_token_travels_as_header_subprotocol_or_query(start_forge):

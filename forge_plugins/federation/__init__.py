@@ -27,7 +27,7 @@ Design (see the modules for each part):
 
 Hooks: `forge_settings_sections` (FEDERATION_HEALTH_INTERVAL, FEDERATION_BREAKER_*,
 FEDERATION_INSTANCE_ID), `forge_tool_adapters` ("MCP"), `forge_upstream_connectors`
-(streamable_http, sse, stdio), `forge_startup`/`forge_shutdown`, `forge_after_entity_write`
+(streamable_http, sse, stdio; "websocket" comes from the transport_ws plugin), `forge_startup`/`forge_shutdown`, `forge_after_entity_write`
 (gateways), `forge_blueprints` (the pinning review), `forge_admin_panels` ("Federation"). With FEDERATION_ENABLED=false it contributes
 nothing but its settings section. Peer discovery (FEDERATION_DISCOVERY, zeroconf) is not
 implemented: peers are listed in FEDERATION_PEERS.

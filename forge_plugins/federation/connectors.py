@@ -13,7 +13,7 @@ open `forge.contracts.UpstreamSession` and closes it on exit:
 - stdio: `url` is a command line (`python server.py stdio`), split like a shell would; the SDK
   starts it in a process group of its own and ends the whole group when the connection closes.
   The gateway's `headers` become the child's environment variables.
-There is no WebSocket client in the SDK; a plugin may contribute one under "websocket".
+There is no WebSocket client in the SDK; `forge_plugins.transport_ws` contributes "websocket".
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ from forge_plugins.admin_ui.panels.listing import Action, Column, ListPage, Quer
 
 STATES = (("all", "All"), ("enabled", "Enabled"), ("disabled", "Disabled"))
 ENABLED = Column("State", "enabled", "onoff")
+# Fields most kinds have, as they have them.
+NAME = FormField("name", "Name", required=True)
+DESCRIPTION = FormField("description", "Description", "textarea", rows=3)
 
 
 @dataclass(frozen=True, kw_only=True)

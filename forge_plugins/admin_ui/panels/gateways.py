@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from forge_plugins.admin_ui.forms import FormField
 from forge_plugins.admin_ui.pages import gateway
-from forge_plugins.admin_ui.panels.entities import EntityPages
+from forge_plugins.admin_ui.panels.entities import DESCRIPTION, NAME, EntityPages
 from forge_plugins.admin_ui.panels.listing import Column
 
 TRANSPORTS = (
@@ -37,7 +37,7 @@ PANEL = EntityPages(
     order=50,
     intro="Upstream MCP servers and peer gateways whose catalogs are federated into this one.",
     fields=(
-        FormField("name", "Name", required=True),
+        NAME,
         FormField(
             "url",
             "URL",
@@ -45,7 +45,7 @@ PANEL = EntityPages(
             help="http(s):// for HTTP transports, ws(s):// for WebSocket, the command line for stdio.",
         ),
         FormField("transport", "Transport", "select", choices=TRANSPORTS),
-        FormField("description", "Description", "textarea", rows=3),
+        DESCRIPTION,
         FormField(
             "headers",
             "Headers (JSON object, optional)",

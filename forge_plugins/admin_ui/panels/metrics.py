@@ -18,6 +18,11 @@ from forge_plugins.admin_ui.panels.listing import page_count, page_number, pagin
 from forge_plugins.admin_ui.settings import settings_of
 
 CHART_BARS = 15
+CHARTS = (  # id, title, the row's value, its unit, decimals
+    ("calls", "Calls per tool", "calls", "", 0),
+    ("failures", "Failure rate per tool", "failure_rate", "%", 1),
+    ("latency", "Average latency per tool", "avg_ms", " ms", 1),
+)
 
 
 async def tool_metrics(gateway) -> list[dict]:
@@ -58,21 +63,8 @@ async def render(gateway, request) -> str:
     rows = await tool_metrics(gateway)
     top = rows[:CHART_BARS]
     charts = [
-        bar_chart("chart-calls", "Calls per tool", [(r["name"], r["calls"]) for r in top]),
-        bar_chart(
-            "chart-failures",
-            "Failure rate per tool",
-            [(r["name"], r["failure_rate"]) for r in top],
-            "%",
-            digits=1,
-        ),
-        bar_chart(
-            "chart-latency",
-            "Average latency per tool",
-            [(r["name"], r["avg_ms"]) for r in top],
-            " ms",
-            digits=1,
-        ),
+        bar_chart(f"chart-{name}", title, [(r["name"], r[key]) for r in top], unit, digits=digits)
+        for name, title, key, unit, digits in CHARTS
     ]
     size = settings_of(gateway).page_size
     number = min(page_number(request.args), page_count(len(rows), size))

@@ -14,7 +14,7 @@ from forge.services.prompts import PromptError, get_prompt
 from forge_plugins.admin_ui.forms import FormField
 from forge_plugins.admin_ui.pages import gateway, page_of, require
 from forge_plugins.admin_ui.panels import Route
-from forge_plugins.admin_ui.panels.entities import EntityPages
+from forge_plugins.admin_ui.panels.entities import DESCRIPTION, NAME, EntityPages
 from forge_plugins.admin_ui.panels.listing import Action, Column
 from forge_plugins.admin_ui.schema_form import argument_form
 
@@ -58,8 +58,8 @@ PANEL = EntityPages(
     order=30,
     intro="Templates MCP clients fill in with arguments (prompts/get).",
     fields=(
-        FormField("name", "Name", required=True),
-        FormField("description", "Description", "textarea", rows=3),
+        NAME,
+        DESCRIPTION,
         FormField(
             "template",
             "Template (Jinja)",

@@ -7,7 +7,7 @@ edits text only, and leaving the text empty on a binary resource leaves its cont
 from __future__ import annotations
 
 from forge_plugins.admin_ui.forms import FormField
-from forge_plugins.admin_ui.panels.entities import EntityPages
+from forge_plugins.admin_ui.panels.entities import DESCRIPTION, EntityPages
 from forge_plugins.admin_ui.panels.listing import Column
 
 
@@ -35,7 +35,7 @@ PANEL = EntityPages(
     fields=(
         FormField("uri", "URI", required=True, help="An absolute URI, e.g. docs://readme or files://{path}."),
         FormField("name", "Name", help="Shown to clients; the URI when left empty.", omit_empty=True),
-        FormField("description", "Description", "textarea", rows=3),
+        DESCRIPTION,
         FormField("mime_type", "MIME type", help="e.g. text/markdown"),
         FormField(
             "content",

@@ -17,7 +17,7 @@ from forge.store.repository import NotFound
 from forge_plugins.admin_ui.forms import FormErrors, FormField
 from forge_plugins.admin_ui.pages import gateway, is_https, page_of, require
 from forge_plugins.admin_ui.panels import Route
-from forge_plugins.admin_ui.panels.entities import EntityPages
+from forge_plugins.admin_ui.panels.entities import DESCRIPTION, NAME, EntityPages
 from forge_plugins.admin_ui.panels.listing import Action, Column
 
 MEMBER_KINDS = ("tools", "resources", "prompts")
@@ -158,8 +158,8 @@ PANEL = EntityPages(
     order=40,
     intro="Named selections of tools, resources and prompts, each with its own MCP endpoint.",
     fields=(
-        FormField("name", "Name", required=True),
-        FormField("description", "Description", "textarea", rows=3),
+        NAME,
+        DESCRIPTION,
         FormField("icon", "Icon URL (optional)", "url"),
         FormField("enabled", "Enabled: its endpoints answer", "checkbox"),
     ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import html
 import socket
 import subprocess
 import sys
@@ -187,8 +188,10 @@ async def test_in_disable_mode_a_changed_tool_is_withheld_until_approved(start_f
     assert call_forecast(api)["result"]["content"][0]["text"] == "sunny in Oslo"
 
 
-async def test_the_flag_survives_a_restart_and_a_rejected_change_is_not_flagged_again(start_forge, upstream, client_of):
-    forge = start_forge(federation_sync_interval=1)
+async def test_the_flag_survives_a_restart_and_a_rejected_change_is_not_flagged_again(
+    start_forge, upstream, client_of, database_url
+):
+    forge = start_forge(database_url=database_url, federation_sync_interval=1)  # SQLite, then PostgreSQL
     api = client_of(forge)
     register(api, upstream)
     rug_pull(api)
@@ -198,7 +201,7 @@ async def test_the_flag_survives_a_restart_and_a_rejected_change_is_not_flagged_
     seen = api.get(gateway_url).json()["last_seen"]
     forge.stop()
 
-    again = start_forge(port=forge.port, federation_sync_interval=1)  # same database
+    again = start_forge(database_url=database_url, port=forge.port, federation_sync_interval=1)
     eventually(lambda: api.get(gateway_url).json()["last_seen"] != seen)  # reconnected and imported
     time.sleep(1.5)  # a sync ran meanwhile: the change is the one already flagged
     tool = forecast_record(api)
@@ -252,6 +255,35 @@ def test_only_administrators_decide(start_forge, upstream):
     refused = httpx.post(f"{forge.url}/tools/{tool_id}/approve", headers=reader, timeout=30)
     assert refused.status_code == 403
     assert httpx.get(f"{forge.url}/federation/changes", headers=reader, timeout=30).status_code == 200
+
+
+def test_the_admin_ui_flags_the_change_shows_the_diff_and_approves_it(start_forge, upstream, client_of):
+    from tests.test_admin_ui import PASSWORD, SECRET, AdminClient
+
+    forge = start_forge(auth_required=True, basic_auth_password=PASSWORD, jwt_secret_key=SECRET)
+    api = client_of(forge)
+    api.auth = ("admin", PASSWORD)
+    register(api, upstream)
+    rug_pull(api)
+    tool = eventually(lambda: flagged(api))
+    browser = AdminClient(forge)
+    try:
+        assert browser.login().status_code == 303
+        listing = browser.get("/admin/tools").text
+        assert "changed upstream: review" in listing
+        review_url = f"/admin/tools/{tool['id']}/review"
+        assert f'href="{review_url}"' in listing
+        review = browser.get(review_url).text
+        assert "MCP clients still see the approved definition" in review
+        assert f'+  "description": "{CHANGED}",' in html.unescape(review)  # the diff, escaped
+        assert browser.http.post(review_url, data={"decision": "approve"}).status_code == 403  # no CSRF token
+        assert flagged(api)
+        decided = browser.submit(review_url, {"decision": "approve"})
+        assert (decided.status_code, decided.headers["location"]) == (303, "/admin/tools")
+        assert forecast_record(api)["pinning"]["status"] == "approved"
+        assert "changed upstream: review" not in browser.get("/admin/tools").text
+    finally:
+        browser.close()
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from forge_plugins.admin_ui.pages import gateway, page_of, require
 from forge_plugins.admin_ui.panels import Route
 from forge_plugins.admin_ui.panels.entities import EntityPages
 from forge_plugins.admin_ui.panels.listing import Action, Column
+from forge_plugins.admin_ui.panels.tool_review import awaiting, flag, review_tool
 from forge_plugins.admin_ui.schema_form import argument_form
 
 METHODS = tuple((m, m) for m in ("GET", "POST", "PUT", "PATCH", "DELETE"))
@@ -128,6 +129,7 @@ PANEL = EntityPages(
         Column("Description", lambda t: _short(t.get("description"))),
         Column("Type", "integration_type"),
         Column("Upstream", lambda t: f"{t.get('method', '')} {t.get('url') or ''}".strip(), "code"),
+        Column("Definition", flag, "error"),  # an imported tool changed upstream (pinning)
     ),
     defaults={
         "integration_type": "REST",
@@ -135,7 +137,10 @@ PANEL = EntityPages(
         "input_schema": {"type": "object", "properties": {}},
         "enabled": True,
     },
-    actions=(Action("Try", "admin_ui.tools_try"),),
-    routes=(Route("/tools/<entity_id>/try", "tools_try", try_tool, ("GET", "POST")),),
+    actions=(Action("Try", "admin_ui.tools_try"), Action("Review change", "admin_ui.tools_review", shown=awaiting)),
+    routes=(
+        Route("/tools/<entity_id>/try", "tools_try", try_tool, ("GET", "POST")),
+        Route("/tools/<entity_id>/review", "tools_review", review_tool, ("GET", "POST")),
+    ),
 )
 

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes.")
     tool_timeout: float = Field(30.0, gt=0, description="Seconds a tool adapter waits for an upstream answer.")
+    upstream_max_response_bytes: int = Field(
+        16 * 2**20,
+        ge=1024,
+        description="Largest answer a REST tool reads from its upstream, in bytes; a larger one is an error result.",
+    )
     shutdown_grace_seconds: float = Field(
         10.0,
         ge=0,

@@ -138,6 +138,23 @@ def client_of():
         yield lambda forge: opened.enter_context(httpx.Client(base_url=forge.url, timeout=60))
 
 
+def test_the_hash_covers_what_an_agent_reads_and_nothing_else():
+    from forge_plugins.federation.pinning import definition_hash
+
+    tool = {"description": APPROVED, "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    pinned = definition_hash(tool, "forecast")
+    reordered = {"inputSchema": tool["inputSchema"], "description": APPROVED, "_meta": {"io.forge/path": ["a", "b"]}}
+    assert definition_hash(reordered, "forecast") == pinned  # key order and _meta do not count
+    for changed in (
+        {**tool, "description": CHANGED},
+        {**tool, "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}, "key": {"type": "string"}}}},
+        {**tool, "annotations": {"destructiveHint": True}},
+        {**tool, "title": "Forecast"},
+    ):
+        assert definition_hash(changed, "forecast") != pinned, changed
+    assert definition_hash(tool, "forecast2") != pinned
+
+
 async def test_a_changed_description_is_flagged_and_served_only_once_approved(forge, upstream, client_of):
     api = client_of(forge)
     register(api, upstream)

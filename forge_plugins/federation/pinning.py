@@ -2,8 +2,9 @@
 definition the upstream changes afterwards ("rug pull") waits for approval.
 
 Layer: plugin, used by `importer` at each sync; administrators decide through the kernel's
-`forge.services.pinning` (`pinning_api`, the admin UI). Stored on the tool row by the kernel's store: `pin_status` ("approved", "changed", "new",
-"rejected"; None for a tool nobody pins) and `pinning`, a JSON object:
+`forge.services.pinning` (`pinning_api`, the admin UI). Stored on the tool row by the kernel's
+store: `pin_status` ("approved", "changed", "new", "rejected"; None for a tool nobody pins) and
+`pinning`, a JSON object:
 
     approved_hash   sha256 of the approved definition (None while a new tool awaits approval)
     pending_hash    sha256 of the definition the upstream offers instead, when it differs

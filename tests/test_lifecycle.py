@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,6 +95,13 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rindex(")") + 2] != "Z"
+
+
+def command_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "?"
 
 
 @pytest.fixture
@@ -250,3 +258,81 @@ def test_sigterm_with_nothing_in_flight_stops_at_once_and_ends_the_stdio_group(s
     child.send_signal(signal.SIGTERM)
     assert child.wait(60) == 0, child.stderr.read()
     assert {pid for pid in started if alive(pid)} == set()
+
+
+def test_sigterm_to_several_workers_drains_each_of_them(tmp_path, slow_upstream):
+    """`forge serve --workers 2` (CACHE_TYPE=redis, a Redis of the test's own): each worker hears
+    of SIGTERM at once, so a stream ends while a call in flight is still answered."""
+    from tests.test_faults import RedisServer
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    redis = RedisServer(tmp_path).start()
+    port = free_port()
+    env = {
+        **os.environ, "AUTH_REQUIRED": "false", "DATABASE_URL": f"sqlite:///{tmp_path / 'forge.db'}",
+        "LOG_LEVEL": "WARNING", "SHUTDOWN_GRACE_SECONDS": "30", "CACHE_TYPE": "redis", "REDIS_URL": redis.url,
+        "OUTBOUND_ALLOW": "127.0.0.0/8", "PLUGINS_DISABLED": "admin_ui",
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "forge", "serve", "--port", str(port), "--workers", "2"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    started: set[int] = set()
+    try:
+        deadline = time.monotonic() + 90
+        while child.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert child.poll() is None, child.stderr.read()
+        created = httpx.post(url + "/tools", json={"name": "slow", "url": slow_upstream.url + "/slow"}, timeout=30)
+        assert created.status_code == 201, created.text
+        started = descendants(child.pid)
+        assert len(started) >= 2, started  # the workers
+
+        async def scenario():
+            async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+                # The tool reaches the other worker through Redis; each call lands on either.
+                deadline = time.monotonic() + 30
+                while "slow" not in str((await client.post("/rpc", json={
+                        "jsonrpc": "2.0", "id": 0, "method": "tools/list"})).json()) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                readers = await open_streams(client)
+
+                async def one_call():
+                    answer = await client.post("/rpc", json=rpc("slow", {}, 1))
+                    return answer, time.monotonic()
+
+                flight = asyncio.ensure_future(one_call())
+                arrived = slow_upstream.arrived
+                deadline = time.monotonic() + 30
+                while slow_upstream.arrived == arrived and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                child.send_signal(signal.SIGTERM)
+                answer = await flight
+                streams = await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 60)
+                return answer, streams
+
+        (answer, answered), streams = asyncio.run(scenario())
+        assert answer.json()["result"]["content"][0]["text"] == '{"slept": true}'
+        for stream in streams:
+            assert isinstance(stream, tuple), f"the stream ended cleanly, not cut: {stream!r}"
+            assert stream[1] < answered  # when shutdown began, not after the grace period
+        assert child.wait(90) == 0, child.stderr.read()
+        # multiprocessing's resource tracker leaves when its pipe from the parent closes: soon.
+        deadline = time.monotonic() + 15
+        while {pid for pid in started if alive(pid)} and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {pid: command_of(pid) for pid in started if alive(pid)} == {}
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+        for pid in started:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        redis.stop()

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -43,6 +45,7 @@ def upgrade_database(settings) -> None:
 
 
 SERVERS = ("hypercorn", "uvicorn", "granian")
+WORKER_POLL_SECONDS = 0.1  # how often a worker looks whether its parent was told to stop
 LEFTOVER_THREAD_SECONDS = 5.0  # after shutdown, how long threads a library left running may hold the exit
 APP_FACTORY = "forge.app:app_factory"
 
@@ -88,10 +91,9 @@ def _missing(server: str) -> None:
 
 
 def _hypercorn(settings, app) -> None:
-    """One worker: `app` served in this process, told of SIGTERM (`_serve_here`). Several:
-    Hypercorn's own worker processes, whose streams end only when the grace period does."""
+    """One worker: `app` served in this process. Several: worker processes (`_hypercorn_workers`).
+    Either way each is told of SIGTERM before Hypercorn stops listening (`_serve_here`)."""
     from hypercorn.config import Config
-    from hypercorn.run import run
 
     config = Config()
     config.application_path = f"{APP_FACTORY}()"
@@ -101,19 +103,20 @@ def _hypercorn(settings, app) -> None:
     config.graceful_timeout = settings.shutdown_grace_seconds
     config.include_server_header = False
     if settings.workers > 1:
-        run(config)
-    else:
-        asyncio.run(_serve_here(app, config))
-        _exit_despite_leftover_threads()
+        sys.exit(_hypercorn_workers(config, settings.workers))
+    asyncio.run(_serve_here(app, config))
+    _exit_despite_leftover_threads()
 
 
-async def _serve_here(app, config) -> None:
-    """Serve until SIGTERM or SIGINT. Then, before Hypercorn stops listening, the gateway starts
-    draining (`Gateway.drain`: streams end, sessions close as their calls finish); Hypercorn
-    waits up to SHUTDOWN_GRACE_SECONDS for the requests in flight, then the gateway stops
-    (sessions, upstreams and their stdio children, store). Without the early word, an open
-    stream would hold the shutdown for the whole grace period and then be cut."""
-    from hypercorn.asyncio import serve
+async def _serve_here(app, config, sockets=None, told=None) -> None:
+    """Serve until SIGTERM or SIGINT (or, in a worker, until the parent sets `told`). Then,
+    before Hypercorn stops listening, the gateway starts draining (`Gateway.drain`: streams end,
+    sessions close as their calls finish); Hypercorn waits up to SHUTDOWN_GRACE_SECONDS for the
+    requests in flight, then the gateway stops (sessions, upstreams and their stdio children,
+    store). Without the early word, an open stream would hold the shutdown for the whole grace
+    period and then be cut."""
+    from hypercorn.asyncio.run import worker_serve
+    from hypercorn.utils import wrap_app
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -121,10 +124,57 @@ async def _serve_here(app, config) -> None:
         loop.add_signal_handler(signum, stopping.set)
 
     async def shutdown_trigger() -> None:
-        await stopping.wait()
+        while not stopping.is_set() and not (told is not None and told.is_set()):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), WORKER_POLL_SECONDS)
         app.gateway.drain()
 
-    await serve(app, config, shutdown_trigger=shutdown_trigger)
+    await worker_serve(wrap_app(app, config.wsgi_max_body_size, None), config, sockets=sockets,
+                       shutdown_trigger=shutdown_trigger)
+
+
+def _hypercorn_workers(config, count: int) -> int:
+    """Run `count` worker processes on shared sockets, as Hypercorn's own `run` does, but whose
+    gateways hear of SIGTERM at once (`_serve_here`). A worker that exits cleanly while serving
+    is replaced; one that fails stops them all. Answers the exit code."""
+    from multiprocessing import get_context
+    from multiprocessing.connection import wait
+
+    context = get_context("spawn")
+    sockets = config.create_sockets()
+    told = context.Event()
+
+    def start():
+        worker = context.Process(target=_hypercorn_worker, kwargs={"config": config, "sockets": sockets, "told": told})
+        worker.start()
+        return worker
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: told.set())
+    workers, code = [start() for _ in range(count)], 0
+    while workers:
+        wait([worker.sentinel for worker in workers])
+        for worker in [worker for worker in workers if not worker.is_alive()]:
+            workers.remove(worker)
+            worker.join()
+            if told.is_set():
+                continue
+            if worker.exitcode == 0:
+                workers.append(start())
+            else:
+                code = worker.exitcode or 1
+                told.set()
+    for sock in [*sockets.secure_sockets, *sockets.insecure_sockets]:
+        sock.close()
+    return code
+
+
+def _hypercorn_worker(config, sockets, told) -> None:
+    """One worker process of `_hypercorn_workers`: its own app, on the shared sockets."""
+    from forge.app import app_factory
+
+    asyncio.run(_serve_here(app_factory(), config, sockets=sockets, told=told))
+    _exit_despite_leftover_threads()
 
 
 def _exit_despite_leftover_threads(seconds: float = LEFTOVER_THREAD_SECONDS) -> None:

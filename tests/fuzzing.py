@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +26,9 @@ from forge.settings import Settings
 MODERN = "2026-07-28"
 META = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
 STEP_TIMEOUT = 20.0  # seconds one example may take before it counts as a hang
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+# FORGE_FUZZ_EXAMPLES raises the count for a deeper run than the test suite's.
+EXAMPLES = int(os.environ.get("FORGE_FUZZ_EXAMPLES", "60"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 KNOWN_CODES = {-32700, -32600, -32601, -32602, -32001, -32002, -32020, -32021, -32022, -32800}
 
 METHODS = [

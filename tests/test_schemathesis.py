@@ -11,6 +11,7 @@ generated address is ever fetched.
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def bearer() -> dict[str, str]:
 
 @schema.parametrize()
 @settings(
-    max_examples=8,
+    max_examples=int(os.environ.get("FORGE_SCHEMATHESIS_EXAMPLES", "8")),  # raise it for a deeper run
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,

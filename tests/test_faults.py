@@ -41,6 +41,7 @@ class FaultProxy:
     - "reset": half an HTTP answer, then a TCP reset;
     - "garbage": a complete HTTP 200 answer whose JSON body is not JSON;
     - "huge": a JSON answer of unannounced length far past CAP (chunked);
+    - "declared": an answer whose Content-Length is past CAP (its body never comes);
     - "trickle": an HTTP answer announcing 1000 bytes and sending one every 0.2 s.
 
     With `http=False` it relays raw bytes (a database), and `refuse` also cuts open connections.
@@ -148,6 +149,11 @@ class FaultProxy:
         writer.write(b"0\r\n\r\n")
         await writer.drain()
 
+    async def _declared(self, writer) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % (CAP + 1))
+        await writer.drain()
+        await asyncio.sleep(1)  # the body never comes: its announced length is refused first
+
     async def _trickle(self, writer) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n")
         for _ in range(1000):
@@ -203,6 +209,7 @@ REST_FAULTS = {
     "reset": "the upstream request failed",
     "garbage": "JSON answer could not be parsed",
     "huge": f"larger than {CAP} bytes (UPSTREAM_MAX_RESPONSE_BYTES)",
+    "declared": f"larger than {CAP} bytes (UPSTREAM_MAX_RESPONSE_BYTES)",
     "trickle": "did not answer within 2s",
 }
 

@@ -397,7 +397,10 @@ def test_an_invalid_document_names_each_problem(api):
     broken = spec("petstore-3.0.yaml")
     del broken["info"]["version"]
     error = api.post("/tools/import/openapi", json={"spec": broken}).json()["error"]
-    assert error["details"] == [{"path": "info", "message": "'version' is a required property"}]
+    # The validator quotes the property with ' or " depending on its version.
+    assert [(d["path"], d["message"].replace('"', "'")) for d in error["details"]] == [
+        ("info", "'version' is a required property")
+    ]
     lenient = import_openapi(api, spec=broken, validate_spec=False, dry_run=True)
     assert lenient["created"] == ["listPets", "createPets", "showPetById"]
 

@@ -174,7 +174,9 @@ def _check(document: Mapping[str, Any], validate: bool) -> bool:
             errors = [
                 {
                     "path": "/".join(str(part) for part in error.path) or "(document)",
-                    "message": error.message[:500],
+                    # openapi-spec-validator 0.9 appends the failing schema and instance after a
+                    # blank line: the first paragraph is the sentence a user needs.
+                    "message": error.message.split("\n\n", 1)[0][:500],
                 }
                 for _, error in zip(range(MAX_ERRORS), offline(dict(document)).iter_errors(), strict=False)
             ]

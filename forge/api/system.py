@@ -31,7 +31,8 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
-    """`status` is "ready" or "unavailable"; each dependency is "ok" or "unreachable" (`redis`
+    """`status` is "ready", "degraded" (Redis unreachable: serving from this process's own state)
+    or "unavailable" (the database unreachable); each dependency is "ok" or "unreachable" (`redis`
     is "not used" unless CACHE_TYPE=redis)."""
 
     status: str
@@ -78,9 +79,10 @@ async def health():
 @validate_response(Ready)
 @validate_response(Ready, 503)
 async def ready():
-    """Readiness: the database answers, and Redis with CACHE_TYPE=redis. 503 names what fails;
-    MCP calls keep being served from the in-memory catalog meanwhile (Redis down: each process
-    on its own state), and readiness comes back when the dependency does."""
+    """Readiness: the database answers (503 while it does not; MCP calls keep being served from
+    the in-memory catalog meanwhile), and Redis with CACHE_TYPE=redis. Redis down is "degraded",
+    still 200: every process falls back to its own state, and a 503 would take every replica
+    out of the load balancer at once for an outage they can serve through."""
     gateway = current_app.config["FORGE_GATEWAY"]
     checks = {"database": gateway.store.ping}
     if gateway.cluster.shared:
@@ -94,8 +96,10 @@ async def ready():
         except Exception as error:  # noqa: BLE001 - whatever the failure, the dependency is not there
             log.warning("readiness: %s unreachable: %s", name, error or type(error).__name__)
             answer[name] = "unreachable"
-    if any(answer[name] != "ok" for name in checks):
+    if answer["database"] != "ok":
         return {"status": "unavailable", **answer}, 503
+    if answer["redis"] == "unreachable":
+        return {"status": "degraded", **answer}
     return {"status": "ready", **answer}
 
 

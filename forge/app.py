@@ -15,6 +15,7 @@ from quart import Quart
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
 
 from forge import __version__
+from forge.api.bodies import require_json_object
 from forge.api.errors import register_error_handlers
 from forge.api.guard import authenticate_request
 from forge.api.openapi import ForgeOpenApi
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Any] = ())
     register_error_handlers(app)
     install_request_ids(app)
     app.before_request(authenticate_request)
+    app.before_request(require_json_object)  # every view that validates a body, plugins' too
     app.after_request(add_security_headers)
     _register_blueprints(app, gateway)
     app.before_serving(gateway.start)

@@ -110,3 +110,11 @@ def test_the_document_names_every_status_the_kernel_answers():
     assert {"204", "404", "409"} <= set(paths["/tools/{entity_id}"]["delete"]["responses"])
     assert paths["/health"]["get"]["security"] == [] and "401" not in paths["/health"]["get"]["responses"]
     assert "security" not in paths["/tools"]["get"]  # the document's own: basic or bearer
+
+
+@pytest.mark.parametrize("path", ["/tools", "/auth/tokens", "/import"])
+def test_a_body_that_is_not_utf8_is_invalid_json_on_every_route(gateway, bearer, path):
+    headers = {**bearer, "content-type": "application/json"}
+    sent = httpx.post(gateway.url + path, content=b"\x05\xb5", headers=headers, timeout=30)  # /auth/tokens: a 500
+    assert sent.status_code == 400, sent.text
+    assert sent.json()["error"]["code"] == "invalid_json"

@@ -1,7 +1,8 @@
 """What a request body must be: one JSON object, sent as application/json, within MAX_BODY_BYTES.
 
-Layer: api. Blueprints run `require_json_object` before their views; it acts only on views that
-validate a body (`validate_request`), so a client who sends form data, broken JSON or a JSON list
+Layer: api. The app factory runs `require_json_object` before every view (plugins' too, after the
+guard); it acts only on views that validate a body (`validate_request`), so a client who sends
+form data, broken JSON or a JSON list
 is told which of those it did, before the payload's fields are checked. Quart caches the parsed
 body, so quart-schema's validation reads it without parsing it again.
 """

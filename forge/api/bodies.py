@@ -2,9 +2,9 @@
 
 Layer: api. The app factory runs `require_json_object` before every view (plugins' too, after the
 guard); it acts only on views that validate a body (`validate_request`), so a client who sends
-form data, broken JSON or a JSON list
-is told which of those it did, before the payload's fields are checked. Quart caches the parsed
-body, so quart-schema's validation reads it without parsing it again.
+form data, broken JSON or a JSON list is told which of those it did, before the payload's fields
+are checked. Quart caches the parsed body, so quart-schema's validation reads it without parsing
+it again.
 """
 
 from __future__ import annotations

@@ -31,6 +31,9 @@ from forge.mcp.subscriptions import Subscription
 from forge.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE, META_PROTOCOL_VERSION, is_modern
 
 KEEPALIVE_SECONDS = 15.0
+# A 2026-07-28 request still running this long after it arrived starts watching for its client
+# hanging up (see HangupWatch); answers that come sooner never start the watch.
+WATCH_AFTER_SECONDS = 0.02
 # The 2026-07-28 revision's HTTP status for each JSON-RPC error code (others: 200).
 MODERN_ERROR_STATUS = {-32700: 400, -32600: 400, -32602: 400, -32020: 400, -32021: 400, -32022: 400, -32601: 404}
 ROUTING_HEADERS = ("mcp-protocol-version", "mcp-method", "mcp-name")
@@ -160,20 +163,17 @@ class StreamableHttp:
         disconnect is not a cancellation (`notifications/cancelled` is), so the request runs on."""
         if connection.session is not None or not jsonrpc.is_request(message):
             return await self.engine.handle(message, connection)
-        work = asyncio.ensure_future(self.engine.handle(message, connection))
-        hangup = asyncio.ensure_future(wait_for_disconnect(receive))
+        watch = HangupWatch(receive)
         try:
-            await asyncio.wait({work, hangup}, return_when=asyncio.FIRST_COMPLETED)
+            answer = await self.engine.handle(message, connection)
+        except asyncio.CancelledError:
+            if watch.stop() and not asyncio.current_task().cancelling():
+                return HUNG_UP  # the client left; nobody else is cancelling this request
+            raise
         finally:
-            client_gone = hangup.done()
-            hangup.cancel()
-            if not work.done():
-                work.cancel()  # the caller hung up, or this request itself is being cancelled
-        if not work.done() or work.cancelled():
-            return HUNG_UP
-        answer = work.result()
-        if client_gone and isinstance(answer, Subscription):
-            answer.close()  # its stream would never learn of the disconnect this task consumed
+            watch.stop()
+        if watch.gone and isinstance(answer, Subscription):
+            answer.close()  # its stream would never learn of the disconnect the watch consumed
             return HUNG_UP
         return answer
 
@@ -324,6 +324,39 @@ def retry_after(answer: dict) -> int | None:
     data = error.get("data") if error is not None else None
     wait = data.get("retryAfter") if type(data) is dict else None
     return wait if type(wait) is int else None
+
+
+class HangupWatch:
+    """Cancels the task serving a request when its client disconnects. Watching begins only after
+    WATCH_AFTER_SECONDS, as a task reading `receive`: most calls are answered sooner and so cost a
+    timer, not a task and a pending receive (profiled at about 4% of a /mcp call's CPU)."""
+
+    def __init__(self, receive):
+        self.serving = asyncio.current_task()
+        self.receive = receive
+        self.gone = False
+        self.watcher: asyncio.Task | None = None
+        self.timer = asyncio.get_running_loop().call_later(WATCH_AFTER_SECONDS, self._start)
+
+    def _start(self) -> None:
+        self.watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        await wait_for_disconnect(self.receive)
+        self.gone = True
+        self.serving.cancel()
+
+    def stop(self) -> bool:
+        """Stop watching (again: no effect); answer whether the client left, the cancellation that
+        caused taken back."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+            if self.watcher is not None:
+                self.watcher.cancel()
+            if self.gone:
+                self.serving.uncancel()
+        return self.gone
 
 
 async def wait_for_disconnect(receive) -> None:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from forge import __version__
 from forge.contracts import InvocationRejected
 from forge.mcp import jsonrpc
 from forge.mcp.client_requests import take_answer
@@ -57,8 +58,6 @@ class McpEngine:
 
     @property
     def server_info(self) -> dict:
-        from forge import __version__
-
         return {"name": self.gateway.settings.app_name, "version": __version__}
 
     async def handle(self, message: Any, connection: Connection) -> dict | Subscription | None:

@@ -39,9 +39,12 @@ def validator_for(schema: Mapping[str, Any]):
 def argument_problems(schema: Mapping[str, Any] | None, arguments: Mapping[str, Any]) -> list[str]:
     if not schema:
         return []
+    validator = validator_for(schema)
+    if validator.is_valid(arguments):  # the usual case, at half the cost of collecting errors
+        return []
     return [
         f"{'/'.join(map(str, error.absolute_path)) or 'arguments'}: {error.message}"
-        for error in validator_for(schema).iter_errors(arguments)
+        for error in validator.iter_errors(arguments)
     ]
 
 

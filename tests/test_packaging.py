@@ -57,11 +57,13 @@ def test_the_kernel_alone_is_a_working_gateway(venv, tmp_path):
     assert "auth_basic_jwt" not in names and "transport_ws" not in names
     port = free_port()
     env = {**clean_env(), "AUTH_REQUIRED": "false", "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path}/k.db"}
-    process = subprocess.Popen([str(venv / "bin" / "forge"), "serve"], env=env, stderr=subprocess.PIPE, text=True)
+    # Its log goes to a file: an unread pipe that fills up would stall the server.
+    log = (tmp_path / "serve.log").open("w+")
+    process = subprocess.Popen([str(venv / "bin" / "forge"), "serve"], env=env, stderr=log, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(300):
-            assert process.poll() is None, f"forge serve exited: {process.stderr.read()}"
+            assert process.poll() is None, f"forge serve exited: {(tmp_path / 'serve.log').read_text()}"
             try:
                 if httpx.get(url + "/health").status_code == 200:
                     break
@@ -71,7 +73,13 @@ def test_the_kernel_alone_is_a_working_gateway(venv, tmp_path):
         assert ping.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
     finally:
         process.terminate()
-        process.wait(15)
+        try:
+            assert process.wait(15) == 0, (tmp_path / "serve.log").read_text()
+        finally:
+            if process.poll() is None:  # never leave it running, whatever failed
+                process.kill()
+                process.wait()
+            log.close()
 
 
 def test_auth_required_without_the_auth_plugin_is_one_readable_line(venv, tmp_path):

@@ -153,6 +153,18 @@ def test_two_gateways_on_one_redis_count_together(start_forge, redis_server, mon
     assert keys
 
 
+def test_without_its_redis_each_process_counts_alone_and_says_so(start_forge, monkeypatch, caplog):
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("RATE_LIMIT_PER_PRINCIPAL", "2/minute")
+    monkeypatch.setenv("RATE_LIMIT_STORAGE_URL", f"redis://127.0.0.1:{free_port()}/0")  # nobody listens
+    forge = start_forge()
+
+    assert [rpc(forge, "ping").status_code for _ in range(3)] == [200, 200, 429]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "forge.limits"]
+    assert len(warnings) == 1 and "counting in this process only" in warnings[0]
+
+
 # --- the bulkhead ---------------------------------------------------------------------------------
 
 
@@ -219,8 +231,38 @@ def test_a_busy_upstream_refuses_calls_past_its_cap_with_a_clear_error(start_for
     assert rpc(forge, "tools/call", {"name": "slow"}).json()["result"]["isError"] is False  # the slot is free again
 
 
+def test_a_call_queued_at_a_busy_upstream_runs_when_a_slot_frees_up(start_forge, gated_upstream, monkeypatch):
+    monkeypatch.setenv("UPSTREAM_MAX_CONCURRENT", "1")
+    monkeypatch.setenv("UPSTREAM_QUEUE_SECONDS", "30")
+    forge = start_forge()
+    add_tool(forge, "slow", gated_upstream.url + "/work")
+    bulkhead = bulkhead_of(forge.gateway)
+    answers: list[dict] = []
+    callers = [
+        threading.Thread(target=lambda: answers.append(rpc(forge, "tools/call", {"name": "slow"}).json()))
+        for _ in range(2)
+    ]
+    for caller in callers:
+        caller.start()
+    for _ in range(600):  # until one call holds the only slot and the other waits for it
+        if forge.run(_counts(bulkhead, gated_upstream.url)) == (1, 1):
+            break
+        threading.Event().wait(0.05)
+    assert forge.run(_counts(bulkhead, gated_upstream.url)) == (1, 1)
+
+    gated_upstream.gate.set()
+    for caller in callers:
+        caller.join(30)
+    assert [answer["result"]["isError"] for answer in answers] == [False, False]
+    assert forge.run(_counts(bulkhead, gated_upstream.url)) == (0, 0)
+
+
 async def _in_flight(bulkhead, upstream: str) -> int:
-    return bulkhead.in_flight(upstream)
+    return bulkhead.in_flight[upstream]
+
+
+async def _counts(bulkhead, upstream: str) -> tuple[int, int]:
+    return bulkhead.in_flight[upstream], bulkhead.waiting[upstream]
 
 
 # --- JSON depth and string limits -----------------------------------------------------------------

@@ -43,7 +43,6 @@ class _State:
             if settings.upstream_max_concurrent
             else None
         )
-        self.checks_shape = bool(settings.max_json_depth or settings.max_string_chars)
 
 
 def _state(gateway) -> _State:
@@ -67,16 +66,12 @@ def forge_settings_sections():
 @hookimpl
 def forge_mcp_middleware(gateway):
     state = _state(gateway)
-    if state.rates is None and not state.checks_shape:
-        return None
     return LimitsMiddleware(gateway, state.settings, state.rates)
 
 
 @hookimpl
 def forge_blueprints(gateway):
     state = _state(gateway)
-    if state.rates is None and not state.checks_shape:
-        return None
     return [limits_blueprint(state.settings, state.rates)]
 
 

@@ -21,7 +21,6 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 def limits_blueprint(settings, rates: RateLimits | None) -> Blueprint:
     blueprint = Blueprint("limits", __name__)
-    check_shape = bool(settings.max_json_depth or settings.max_string_chars)
 
     @blueprint.before_app_request
     async def limit_request():
@@ -35,7 +34,7 @@ def limits_blueprint(settings, rates: RateLimits | None) -> Blueprint:
                     f"rate limit exceeded for principal {principal.name!r}: retry in {wait} s",
                     headers={"Retry-After": str(wait)},
                 )
-        if check_shape and request.method in BODY_METHODS and _is_json(request.mimetype):
+        if request.method in BODY_METHODS and _is_json(request.mimetype):
             problem = await _body_problem(settings)
             if problem is not None:
                 return error_response(400, "json_limits", f"the request body is refused: {problem}")
@@ -54,6 +53,6 @@ async def _body_problem(settings) -> str | None:
         value = orjson.loads(body) if body else None
     except orjson.JSONDecodeError as error:
         if "depth limit" in str(error):  # orjson stops at 1024 levels
-            return f"JSON nests deeper than {settings.max_json_depth or 1024} levels (MAX_JSON_DEPTH)"
+            return f"JSON nests deeper than {settings.max_json_depth} levels (MAX_JSON_DEPTH)"
         return None  # malformed JSON: the view answers it as it does
     return shape_problem(value, settings.max_json_depth, settings.max_string_chars)

@@ -12,6 +12,7 @@ completions.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +46,8 @@ class Bulkhead:
         self.limit = limit
         self.queue_seconds = queue_seconds
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self.in_flight: collections.Counter[str] = collections.Counter()  # calls holding a slot
+        self.waiting: collections.Counter[str] = collections.Counter()  # calls queued for one
 
     @contextlib.asynccontextmanager
     async def slot(self, upstream: str | None):
@@ -56,19 +59,20 @@ class Bulkhead:
         slots = self._slots.get(upstream)
         if slots is None:
             slots = self._slots[upstream] = asyncio.Semaphore(self.limit)
+        self.waiting[upstream] += 1
         try:
             async with asyncio.timeout(self.queue_seconds):
                 await slots.acquire()
         except TimeoutError:
             raise UpstreamBusy(upstream, self.limit, self.queue_seconds) from None
+        finally:
+            self.waiting[upstream] -= 1
+        self.in_flight[upstream] += 1
         try:
             yield
         finally:
+            self.in_flight[upstream] -= 1
             slots.release()
-
-    def in_flight(self, upstream: str) -> int:
-        slots = self._slots.get(upstream)
-        return 0 if slots is None else self.limit - slots._value
 
 
 class BulkheadAdapter:

@@ -45,7 +45,11 @@ class LimitsSettings(BaseSettings):
         5.0, ge=0, description="How long a call waits for a free slot at a busy upstream before it fails."
     )
     max_json_depth: int = Field(
-        64, ge=0, description="Deepest nesting of objects and arrays in an MCP message or API body; 0: no limit."
+        64,
+        ge=1,
+        le=512,
+        description="Deepest nesting of objects and arrays in an MCP message or API body (the JSON parser "
+        "itself stops at 1024).",
     )
     max_string_chars: int = Field(
         1_048_576, ge=0, description="Longest string (or object key) in an MCP message or API body; 0: no limit."

@@ -10,30 +10,49 @@ from __future__ import annotations
 
 from typing import Any
 
+NO_LIMIT = 1 << 62
+
 
 def shape_problem(value: Any, max_depth: int, max_chars: int) -> str | None:
-    """What makes `value` too deep or too long, in words; None when it is within both limits
-    (0 turns a limit off). Iterative, so the check itself cannot run out of stack."""
-    if not max_chars and not max_depth:
+    """What makes `value` nest deeper than `max_depth` or hold a string or key longer than
+    `max_chars` (0: any length), in words; None when it is within both. Recursion stops at
+    `max_depth`, which the settings keep at most 512, well inside Python's own limit."""
+    return _walk(value, 1, max_depth, max_chars or NO_LIMIT)
+
+
+def _walk(value: Any, depth: int, max_depth: int, max_chars: int) -> str | None:
+    # The hot path of every MCP message: plain type checks, no generator, strings checked in place.
+    kind = type(value)
+    if kind is str:
+        return _too_long(max_chars) if len(value) > max_chars else None
+    if kind is not dict and kind is not list:
         return None
-    max_depth = max_depth or float("inf")
-    max_chars = max_chars or float("inf")
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    if depth > max_depth:
+        return f"JSON nests deeper than {max_depth} levels (MAX_JSON_DEPTH)"
+    if kind is dict:
+        for key, item in value.items():
+            if len(key) > max_chars:
+                return _too_long(max_chars, "an object key")
+            kind = type(item)
+            if kind is str:
+                if len(item) > max_chars:
+                    return _too_long(max_chars)
+            elif kind is dict or kind is list:
+                problem = _walk(item, depth + 1, max_depth, max_chars)
+                if problem is not None:
+                    return problem
+        return None
+    for item in value:
         kind = type(item)
         if kind is str:
             if len(item) > max_chars:
-                return f"a string is longer than {max_chars} characters (MAX_STRING_CHARS)"
+                return _too_long(max_chars)
         elif kind is dict or kind is list:
-            if depth > max_depth:
-                return f"JSON nests deeper than {max_depth} levels (MAX_JSON_DEPTH)"
-            if kind is dict:
-                for key in item:
-                    if len(key) > max_chars:
-                        return f"an object key is longer than {max_chars} characters (MAX_STRING_CHARS)"
-                children = item.values()
-            else:
-                children = item
-            stack.extend((child, depth + 1) for child in children if type(child) in (dict, list, str))
+            problem = _walk(item, depth + 1, max_depth, max_chars)
+            if problem is not None:
+                return problem
     return None
+
+
+def _too_long(max_chars: int, what: str = "a string") -> str:
+    return f"{what} is longer than {max_chars} characters (MAX_STRING_CHARS)"

@@ -94,7 +94,7 @@ async def ready():
                 await ping()
             answer[name] = "ok"
         except Exception as error:  # noqa: BLE001 - whatever the failure, the dependency is not there
-            log.warning("readiness: %s unreachable: %s", name, error or type(error).__name__)
+            log.warning("readiness: %s unreachable: %s", name, str(error) or type(error).__name__)
             answer[name] = "unreachable"
     if answer["database"] != "ok":
         return {"status": "unavailable", **answer}, 503

@@ -296,7 +296,7 @@ def test_json_past_the_depth_limit_is_refused_on_mcp_rpc_and_the_api(start_forge
     assert api.status_code == 400
     assert api.json()["error"]["code"] == "json_limits" and "MAX_JSON_DEPTH" in api.json()["error"]["message"]
     hopeless = httpx.post(forge.url + "/tools", content=b"[" * 5000 + b"]" * 5000, headers={"content-type": "application/json"})
-    assert hopeless.status_code == 400 and "MAX_JSON_DEPTH" in hopeless.text
+    assert hopeless.status_code == 400 and "nests" in hopeless.json()["error"]["message"]  # never a 500
 
 
 async def test_a_string_past_the_limit_is_refused_on_websocket_frames_too(start_forge, monkeypatch):

@@ -34,6 +34,8 @@ async def require_json_object() -> None:
         body = await request.get_json()
     except (BadRequest, UnicodeDecodeError):
         raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {_why_not_json(raw)}") from None
+    except RecursionError:  # the standard library's parser recurses once per level
+        raise ApiError(400, "invalid_json", "the request body nests too deeply to be parsed") from None
     if not isinstance(body, dict):
         kind = "null" if body is None else JSON_TYPES.get(type(body), type(body).__name__)
         raise ApiError(400, "invalid_json", f"the request body must be a JSON object, not {kind}")

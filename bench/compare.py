@@ -26,7 +26,9 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from run import BENCH, FORGE_BIN, free_port, number, rpc_body, table, wait_for_http
+import launch
+from launch import BENCH, free_port, memory_mib, wait_for_http
+from run import number, rpc_body, table
 
 CACHE = Path(os.environ.get("FORGE_BENCH_CACHE", Path.home() / ".cache" / "forge-bench"))
 CONTEXTFORGE_VENV = CACHE / "contextforge"
@@ -69,12 +71,7 @@ def rpc_target(port: int, headers: dict | None = None) -> dict:
 def start_forge(bench, server: str) -> tuple[subprocess.Popen, int]:
     """Another Forge on the same database, with `server`; the caller stops it."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not bench._forge_setting(k)}
-    env.update(AUTH_REQUIRED="false", DATABASE_URL=f"sqlite:///{bench.database}", PORT=str(port), HOST="127.0.0.1",
-               LOG_LEVEL="WARNING", CACHE_TYPE="memory", OUTBOUND_ALLOW="127.0.0.1")
-    name = f"forge-{server}"
-    child = bench.children.start(name, [str(FORGE_BIN), "serve", "--server", server], bench.forge_core, env=env, cwd=bench.folder)
-    wait_for_http(child, port, "/health", f"Forge under {server}", bench.children, name)
+    child, _ = launch.start_forge(bench.children, f"forge-{server}", bench.database, port, bench.forge_core, bench.folder, server)
     return child, port
 
 
@@ -217,8 +214,6 @@ def measure_levels(bench, child, target: dict, levels: tuple[int, ...], what: st
 
 def session_memory(bench, count: int = SESSIONS) -> tuple[float, float, dict]:
     """Forge's RSS before and after `count` handshake-era sessions are opened (and left open)."""
-    from run import memory_mib
-
     before = bench.idle_memory()[0]
     initialize = rpc_body("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
                                          "clientInfo": {"name": "bench", "version": "0"}})

@@ -1,6 +1,6 @@
 """What the observability plugin costs a tools/call: Forge without and with it, side by side in one run.
 
-    /work/venv/bin/python bench/observability.py [--quick] [--duration S] [--rounds N]
+    .venv/bin/python bench/observability.py [--quick] [--duration S] [--rounds N]
 
 Starts the echo upstream (`bench/echo.py`) and one Forge per variant, identical but for plugins
 and logging, all pinned to the first core (only the one being measured is busy); the echo server
@@ -45,19 +45,8 @@ from functools import partial
 from pathlib import Path
 
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-from run import (
-    BENCH,
-    ECHO_TOOL,
-    FORGE_BIN,
-    Api,
-    Children,
-    free_port,
-    machine_lines,
-    modern,
-    number,
-    table,
-    wait_for_http,
-)
+from launch import BENCH, FORGE_BIN, Children, free_port, start_echo, start_forge
+from run import ECHO_TOOL, Api, machine_lines, modern, number, table
 
 VARIANTS = {
     "without": {"PLUGINS_DISABLED": "observability,audit"},
@@ -83,21 +72,12 @@ class SideBySide:
     def start(self) -> None:
         if self.client_core is not None:
             os.sched_setaffinity(0, {self.client_core})
-        echo = self.children.start("echo", [sys.executable, str(BENCH / "echo.py"), str(self.echo_port)], self.client_core)
-        wait_for_http(echo, self.echo_port, "/", "the echo server", self.children, "echo")
-        self.echo_pid = echo.pid
+        self.echo_pid = start_echo(self.children, self.echo_port, self.client_core).pid
         for number_, (variant, extra) in enumerate(VARIANTS.items()):
             port, home = free_port(), self.folder / f"forge-{number_}"
             home.mkdir()
-            env = {k: v for k, v in os.environ.items() if not (is_forge_setting(k) or k.startswith(PREFIXES))}
-            env.update(
-                AUTH_REQUIRED="false", DATABASE_URL=f"sqlite:///{home / 'forge.db'}", PORT=str(port),
-                HOST="127.0.0.1", LOG_LEVEL="WARNING", CACHE_TYPE="memory", OUTBOUND_ALLOW="127.0.0.1",
-            )
-            env.update({key: value.format(echo_port=self.echo_port) for key, value in extra.items()})
-            name = f"forge-{number_}"
-            forge = self.children.start(name, [str(FORGE_BIN), "serve"], self.forge_core, env=env, cwd=home)
-            wait_for_http(forge, port, "/health", f"Forge ({variant})", self.children, name)
+            extra = {key: value.format(echo_port=self.echo_port) for key, value in extra.items()}
+            forge, _ = start_forge(self.children, f"forge-{number_}", home / "forge.db", port, self.forge_core, home, extra=extra)
             Api(port).create_tool({**ECHO_TOOL, "url": f"http://127.0.0.1:{self.echo_port}/echo"})
             self.forges[variant] = (port, forge.pid)
 
@@ -220,12 +200,6 @@ def report_in_process(best: dict[str, float], http_cpu_ms: float) -> list[str]:
         "or its write.",
     ]
     return lines
-
-
-def is_forge_setting(name: str) -> bool:
-    from forge.settings import Settings
-
-    return name.lower() in Settings.model_fields
 
 
 def run(folder: Path, warmup: float, duration: float, rounds: int) -> list[str]:

@@ -1,6 +1,6 @@
 """Forge's benchmark: one command, one run, every figure measured side by side.
 
-    /work/venv/bin/python bench/run.py [--quick] [--duration S] [--tools N] [--py-spy DIR]
+    .venv/bin/python bench/run.py [--quick] [--duration S] [--tools N] [--py-spy DIR]
 
 Starts three kinds of process and never asserts a time (the machine may be shared and noisy):
 Forge (`forge serve`, SQLite in a temporary folder, AUTH_REQUIRED=false) pinned to the first
@@ -31,14 +31,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import http.client
 import json
 import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,15 +47,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+from launch import BENCH, FORGE_BIN, Children, free_port, loaded_plugins, memory_mib, start_echo, start_forge
+
 REPO = BENCH.parent
-FORGE_BIN = Path(sys.executable).with_name("forge")
 PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 MODERN = "2026-07-28"
 ARGUMENTS = {"text": "hello"}
 API_WRITES_PER_STEP = 5
 LEVELS = (1, 32, 256)  # tools/call concurrency
-START_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -75,100 +72,6 @@ class Plan:
     @property
     def sizes(self) -> list[int]:
         return sorted({10, *(n for n in (1_000,) if n < self.tools), self.tools})
-
-
-# --- processes ------------------------------------------------------------------------------------
-
-
-class Children:
-    """The benchmark's child processes: started pinned to a core, always ended."""
-
-    PR_SET_PDEATHSIG = 1
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.running: list[tuple[str, subprocess.Popen]] = []
-        self._libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-
-    def _setup(self, core: int | None):
-        libc = self._libc
-
-        def setup():  # runs in the child between fork and exec
-            if core is not None:
-                os.sched_setaffinity(0, {core})
-            if libc is not None:
-                libc.prctl(self.PR_SET_PDEATHSIG, signal.SIGTERM)
-
-        return setup
-
-    def start(self, name: str, argv: list[str], core: int | None, env=None, cwd=None) -> subprocess.Popen:
-        log = open(self.folder / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it
-        child = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=self._setup(core), start_new_session=True,
-        )
-        log.close()
-        self.running.append((name, child))
-        return child
-
-    def run(self, argv: list[str], stdin: str, core: int | None, timeout: float) -> str:
-        done = subprocess.run(
-            argv, input=stdin, capture_output=True, text=True, timeout=timeout,
-            preexec_fn=self._setup(core), start_new_session=True,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{argv[1]} failed:\n{done.stderr[-3000:]}")
-        return done.stdout
-
-    def log_tail(self, name: str, lines: int = 30) -> str:
-        path = self.folder / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
-
-    def stop_all(self) -> None:
-        for _, child in reversed(self.running):
-            if child.poll() is None:
-                child.terminate()
-        for _, child in reversed(self.running):
-            try:
-                child.wait(15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(5)
-        self.running.clear()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_http(
-    child: subprocess.Popen, port: int, path: str, what: str, children: Children, name: str, timeout: float = START_TIMEOUT
-) -> float:
-    """Seconds until GET `path` answers 200; fails with the child's log when it does not."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        if child.poll() is not None:
-            raise RuntimeError(f"{what} exited with {child.returncode}:\n{children.log_tail(name)}")
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", path)
-            if connection.getresponse().status == 200:
-                connection.close()
-                return time.perf_counter() - started
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not answer within {timeout:g} s:\n{children.log_tail(name)}")
-
-
-def memory_mib(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of a process in MiB."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            values[name] = int(rest.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
 
 
 # --- the machine ----------------------------------------------------------------------------------
@@ -312,28 +215,14 @@ class Bench:
     def start(self) -> float:
         if self.client_core is not None:
             os.sched_setaffinity(0, {self.client_core})
-        self.echo = self.children.start("echo", [sys.executable, str(BENCH / "echo.py"), str(self.echo_port)], self.client_core)
-        wait_for_http(self.echo, self.echo_port, "/", "the echo server", self.children, "echo")
+        self.echo = start_echo(self.children, self.echo_port, self.client_core)
         return self.start_forge()
 
     def start_forge(self) -> float:
         """Start Forge (again, after `stop_forge`); answer the seconds until /health answered."""
-        env = {k: v for k, v in os.environ.items() if not self._forge_setting(k)}
-        env.update(
-            AUTH_REQUIRED="false", DATABASE_URL=f"sqlite:///{self.database}", PORT=str(self.forge_port),
-            HOST="127.0.0.1", LOG_LEVEL="WARNING", CACHE_TYPE="memory", OUTBOUND_ALLOW="127.0.0.1",
-        )
-        # cwd: the temporary folder, so no developer's .env is read.
-        self.forge = self.children.start("forge", [str(FORGE_BIN), "serve"], self.forge_core, env=env, cwd=self.folder)
-        seconds = wait_for_http(self.forge, self.forge_port, "/health", "Forge", self.children, "forge")
+        self.forge, seconds = start_forge(self.children, "forge", self.database, self.forge_port, self.forge_core, self.folder)
         self.api = Api(self.forge_port)
         return seconds
-
-    @staticmethod
-    def _forge_setting(name: str) -> bool:
-        from forge.settings import Settings
-
-        return name.lower() in Settings.model_fields
 
     def stop(self) -> None:
         self.children.stop_all()
@@ -461,7 +350,8 @@ def run(plan: Plan, folder: Path) -> list[str]:
         writes = {"first": bench.api.create_tool({**ECHO_TOOL, "url": bench.echo_url}) * 1000}
         bench.tool_count = 1
         writes["small"] = [seconds * 1000 for seconds in bench.register_through_api(plan.sizes[0] - 1)]
-        out += [f"start   : Forge answered /health {started_in:.2f} s after `forge serve` began", ""]
+        out += [f"start   : Forge answered /health {started_in:.2f} s after `forge serve` began",
+                f"plugins : {loaded_plugins(bench.database, bench.folder)}", ""]
 
         calls = {}  # (a)
         for concurrency in LEVELS:

@@ -9,9 +9,10 @@
 Tools: `echo` (every upstream has one: names collide across upstreams), `whoami` (the server's
 name and process id), `slow` (sleeps), `grow`/`shrink` (add or remove the tool `extra` and
 announce it), `grow_quietly` (adds `quiet` without announcing it: only a sync finds it), `count`
-(progress and a log message per step) and `ask_name` (elicitation, as a handshake-era server asks
-its client mid-call). Also a resource `mem://<name>/greeting` and a prompt `greet`. Both protocol
-eras are served, unless `--handshake-only` makes it an older server that knows no 2026-07-28.
+(progress and a log message per step), and `ask_name` (elicitation), `ask_model` (sampling) and
+`show_roots` (roots/list), which ask the client mid-call as a handshake-era server does. Also a
+resource `mem://<name>/greeting` and a prompt `greet`. Both protocol eras are served, unless
+`--handshake-only` makes it an older server that knows no 2026-07-28.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import contextlib
 import os
 import warnings
 
-from mcp import MCPDeprecationWarning
+from mcp import MCPDeprecationWarning, types
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel
 
@@ -89,6 +90,17 @@ def build(name: str) -> MCPServer:
     async def ask_name(ctx: Context) -> str:
         answer = await ctx.elicit("What is your name?", Name)
         return f"hello {answer.data.name}" if answer.action == "accept" else f"no name ({answer.action})"
+
+    @server.tool(structured_output=False, description="Asks the client's model a question (sampling)")
+    async def ask_model(question: str, ctx: Context) -> str:
+        message = types.SamplingMessage(role="user", content=types.TextContent(type="text", text=question))
+        answer = await ctx.session.create_message([message], max_tokens=50)
+        return f"the model says {answer.content.text}"
+
+    @server.tool(structured_output=False, description="Lists the client's roots")
+    async def show_roots(ctx: Context) -> str:
+        listed = await ctx.session.list_roots()
+        return "roots: " + ", ".join(str(root.uri) for root in listed.roots)
 
     @server.resource(f"mem://{name}/greeting", name="greeting", mime_type="text/plain")
     def greeting() -> str:

@@ -436,12 +436,12 @@ def test_the_admin_panel_lists_gateways_with_their_health_escaped(forge, upstrea
 
     for _ in range(100):  # the import may still be landing on a loaded machine: wait, bounded
         page = forge.run(fragment(_federation(forge)))
-        if "8 tools" in page:
+        if "10 tools" in page:
             break
         time.sleep(0.1)
     assert '<tr data-state="healthy"><td>alpha</td>' in page
     assert "&lt;b&gt;bad&lt;/b&gt;" in page and "<b>bad" not in page
-    assert "8 tools, 1 prompts, 1 resources" in page
+    assert "10 tools, 1 prompts, 1 resources" in page
     assert _federation(forge).instance_id in page
 
 

@@ -22,6 +22,7 @@ from tests.conftest import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")
 EVERYTHING = Path(__file__).parent / "conformance" / "everything_server.py"
+UPSTREAM = Path(__file__).parent / "federation_upstream.py"
 MODERN = "2026-07-28"
 
 
@@ -213,3 +214,79 @@ async def test_a_handshake_era_client_that_cannot_answer_hears_why(fronted):
         with pytest.raises(MCPError) as refused:
             await client.call_tool("test_input_required_result_elicitation", {})
     assert "elicitation" in refused.value.error.message
+
+
+# --- a stream upstream asks mid-call, as handshake-era servers do --------------------------------
+
+
+@pytest.fixture
+def stdio_fronted(forge):
+    """A Forge fronting an SDK server over stdio, whose tools ask the client with `ctx.elicit()`,
+    `create_message()` and `list_roots()`: requests on the channel, which only the handshake era has."""
+    command = f"{sys.executable} {UPSTREAM} stdio --name local"
+    created = httpx.post(
+        forge.url + "/gateways",
+        json={"name": "local", "url": command, "transport": "stdio", "prefix": ""},
+        timeout=60,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["state"] == "healthy", created.json()["last_error"]
+    return forge
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_stdio_upstreams_requests_reach_the_client_in_either_era(stdio_fronted, mode):
+    """A handshake-era client is asked on its call's stream; a 2026-07-28 client gets each request
+    as an input_required result while Forge holds the upstream call open, and its retry answers it."""
+    asked = []
+
+    async def elicit(context, params):
+        asked.append(("elicitation", params.message))
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    async def sample(context, params):
+        asked.append(("sampling", params.messages[0].content.text))
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="Paris"), model="m"
+        )
+
+    async def roots(context):
+        asked.append(("roots", None))
+        return types.ListRootsResult(roots=[types.Root(uri="file:///work", name="work")])
+
+    callbacks = {"elicitation_callback": elicit, "sampling_callback": sample, "list_roots_callback": roots}
+    async with connect(stdio_fronted, mode, **callbacks) as client:
+        assert (client.protocol_version == MODERN) == (mode == "auto")
+        named = await client.call_tool("ask_name", {})
+        sampled = await client.call_tool("ask_model", {"question": "Capital of France?"})
+        listed = await client.call_tool("show_roots", {})
+        again = await client.call_tool("ask_name", {})
+    texts = [result.content[0].text for result in (named, sampled, listed, again)]
+    assert texts == [
+        "hello Ada",
+        "the model says Paris",
+        "roots: file:///work",
+        "hello Ada",
+    ]
+    assert asked == [
+        ("elicitation", "What is your name?"),
+        ("sampling", "Capital of France?"),
+        ("roots", None),
+        ("elicitation", "What is your name?"),
+    ]
+
+
+def test_a_held_calls_request_state_is_answered_once_and_by_its_caller_only(stdio_fronted):
+    first = post(stdio_fronted, "tools/call", {"name": "ask_name", "arguments": {}}).json()["result"]
+    assert first["resultType"] == "input_required"
+    assert [request["method"] for request in first["inputRequests"].values()] == ["elicitation/create"]
+    [key] = first["inputRequests"]
+    answer = {key: {"action": "accept", "content": {"name": "Grace"}}}
+    retry = {"name": "ask_name", "arguments": {}, "inputResponses": answer}
+    state = first["requestState"]
+    unknown = post(stdio_fronted, "tools/call", {**retry, "requestState": state + "x"}, request_id=2)
+    assert unknown.json()["error"]["code"] == -32602
+    done = post(stdio_fronted, "tools/call", {**retry, "requestState": state}, request_id=3)
+    assert done.json()["result"]["content"][0]["text"] == "hello Grace"
+    replayed = post(stdio_fronted, "tools/call", {**retry, "requestState": state}, request_id=4)
+    assert replayed.json()["error"]["code"] == -32602

@@ -9,7 +9,9 @@ as the upstream wrote it (content blocks, structuredContent, isError, _meta); a 
 keeps its code, message and data. Only the era is translated:
 
 - a 2026-07-28 client gets an upstream's `input_required` result as it is, and its retry's
-  `inputResponses` and `requestState` go upstream untouched, with the same arguments;
+  `inputResponses` and `requestState` go upstream untouched, with the same arguments; a
+  handshake-era upstream's request for input mid-call (stdio, SSE, WebSocket) reaches it as an
+  `input_required` result too, the upstream call held open until its retry (`held`);
 - a handshake-era client cannot answer `input_required`, so Forge asks it each input request
   itself (`Invocation.ask`: sampling/createMessage, elicitation/create, roots/list on the call's
   own stream) and retries upstream with the answers and the upstream's requestState, round after
@@ -27,6 +29,7 @@ from mcp.shared.inbound import mcp_param_headers, x_mcp_header_map
 
 from forge.mcp.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND, McpError
 from forge.services.tools import error_result
+from forge_plugins.federation.held import HeldCalls
 from forge_plugins.federation.upstream import UpstreamFailure
 from forge_plugins.federation.wire import RESERVED_META_PREFIX, for_handshake_client
 
@@ -42,12 +45,15 @@ class FederationAdapter:
 
     def __init__(self, federation):
         self.federation = federation
+        self.held = HeldCalls()
 
     async def start(self) -> None:
         """Nothing to open: connections belong to the federation, started by `forge_startup`."""
 
     async def aclose(self) -> None:
-        """Nothing to close: the federation closes its connections in `forge_shutdown`."""
+        """End the calls held for 2026-07-28 clients; the federation closes its connections in
+        `forge_shutdown`."""
+        await self.held.aclose()
 
     async def invoke(self, tool: Mapping[str, Any], arguments: Mapping[str, Any], invocation) -> dict:
         params = {"name": tool.get("original_name") or tool["name"], "arguments": dict(arguments)}
@@ -100,24 +106,31 @@ class FederationAdapter:
             base["_meta"] = meta
         request = dict(base)
         if invocation is not None and invocation.modern:
+            if self.held.is_ours(invocation.request_state):
+                return await self.held.resume(invocation, entity)
             if invocation.input_responses is not None:
                 request["inputResponses"] = invocation.input_responses
             if invocation.request_state is not None:
                 request["requestState"] = invocation.request_state
+            # The client answers and retries itself: an upstream's own input_required as it is, and
+            # a handshake-era upstream's request for input as one (its call held open meanwhile).
+
+            async def call(held) -> dict:
+                return await upstream.call(
+                    method, request, invocation, reads=reads, headers=headers, held=held
+                )
+
+            return await self.held.run(call, invocation, entity)
         for _ in range(MAX_INPUT_ROUNDS):
             result = await upstream.call(method, request, invocation, reads=reads, headers=headers)
             if result.get("resultType") != "input_required":
                 break
-            if invocation is not None and invocation.modern:
-                return result  # the client answers and retries itself
             request = {**base, "inputResponses": await ask_client(invocation, result, entity)}
             if isinstance(result.get("requestState"), str):
                 request["requestState"] = result["requestState"]
         else:
             raise UpstreamFailure(f"upstream kept asking for input after {MAX_INPUT_ROUNDS} rounds")
-        if invocation is None or not invocation.modern:
-            return for_handshake_client(result)
-        return result
+        return for_handshake_client(result)
 
 
 async def ask_client(invocation, result: Mapping[str, Any], entity) -> dict:

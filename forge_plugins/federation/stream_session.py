@@ -6,13 +6,15 @@ connectors, and the fallback of streamable_http), below the forwarding adapter. 
 hands over a pair of message streams; this module multiplexes raw JSON-RPC over them itself (no
 SDK `ClientSession`), so results reach the client exactly as the upstream sent them.
 
-It speaks 2026-07-28 when the upstream's server/discover answers, else the handshake era
-(`initialize`). Everything shares one channel, so what the upstream sends that is not a response
-has to be routed: a progress notification goes to the request whose token it carries (tokens are
-made unique per request on the way up and restored on the way back); a log message, and in the
-handshake era a server-to-client request (sampling, elicitation, roots), go to the oldest request
-in flight that can take one — exact when one call is in flight, a best guess when several are,
-which only a per-request channel (Streamable HTTP in 2026-07-28) avoids.
+It speaks the handshake era (`initialize`), whose server-to-client requests this duplex channel
+carries, and 2026-07-28 only to an upstream that refuses `initialize` but answers server/discover.
+Everything shares one channel, so what the upstream sends that is not a response has to be
+routed: a progress notification goes to the request whose token it carries (tokens are made
+unique per request on the way up and restored on the way back); a log message, and a
+server-to-client request (sampling, elicitation, roots: asked of a handshake-era client, or held
+for a 2026-07-28 one, see `held`), go to the oldest request in flight that can take one — exact
+when one call is in flight, a best guess when several are, which only a per-request channel
+(Streamable HTTP in 2026-07-28) avoids.
 """
 
 from __future__ import annotations
@@ -96,20 +98,25 @@ class StreamSession:
         self._fail_pending(UpstreamUnavailable("the connection to the upstream closed"))
 
     async def _negotiate(self) -> None:
-        if self.try_modern:
-            try:
-                self.server = await self.request("server/discover", {}, timeout=self.timeout)
-                if MODERN in (self.server.get("supportedVersions") or ()):
-                    return
-            except McpError:
-                pass
+        """The handshake era first: on this duplex channel it lets the upstream ask the client
+        mid-call, where a 2026-07-28 request has no back-channel (the SDK refuses `ctx.elicit()`
+        there). An upstream that refuses `initialize` is spoken to in 2026-07-28 if it can be."""
         self.protocol_version = HANDSHAKE
-        self.server = await self._call(
-            "initialize",
-            {"protocolVersion": HANDSHAKE, "capabilities": RELAYED_CAPABILITIES, "clientInfo": self.info},
-            _Pending(asyncio.get_running_loop().create_future()),
-            self.timeout,
-        )
+        try:
+            self.server = await self._call(
+                "initialize",
+                {"protocolVersion": HANDSHAKE, "capabilities": RELAYED_CAPABILITIES, "clientInfo": self.info},
+                _Pending(asyncio.get_running_loop().create_future()),
+                self.timeout,
+            )
+        except McpError:
+            if not self.try_modern:
+                raise
+            self.protocol_version = MODERN
+            self.server = await self.request("server/discover", {}, timeout=self.timeout)
+            if MODERN not in (self.server.get("supportedVersions") or ()):
+                raise
+            return
         self.protocol_version = self.server.get("protocolVersion") or HANDSHAKE
         await self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
@@ -240,10 +247,16 @@ class StreamSession:
             if method == "ping":
                 result: dict = {}
             else:
-                pending = self._oldest(lambda p: p.on_request is not None)
+                # A call already waiting on its client's answer is not the one asking again.
+                pending = self._oldest(lambda p: p.on_request is not None and not p.extra.get("asking"))
+                pending = pending or self._oldest(lambda p: p.on_request is not None)
                 if pending is None:
                     raise McpError(METHOD_NOT_FOUND, f"no client is in a call that could answer {method}")
-                result = await pending.on_request(method, message.get("params") or {})
+                pending.extra["asking"] = pending.extra.get("asking", 0) + 1
+                try:
+                    result = await pending.on_request(method, message.get("params") or {})
+                finally:
+                    pending.extra["asking"] -= 1
             reply = {"jsonrpc": "2.0", "id": request_id, "result": result}
         except McpError as error:
             reply = {"jsonrpc": "2.0", "id": request_id, "error": error.to_error()}

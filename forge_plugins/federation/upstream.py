@@ -172,10 +172,16 @@ class Upstream:
 
     # --- calls ----------------------------------------------------------------------------------
 
-    async def call(self, method: str, params: dict, invocation, *, reads: bool, headers=None) -> dict:
+    async def call(
+        self, method: str, params: dict, invocation, *, reads: bool, headers=None, held=None
+    ) -> dict:
         """One request upstream for `invocation` (None outside MCP): notifications relayed to its
-        client, and in the handshake era the upstream's own requests asked of it. Raises McpError
-        for the upstream's JSON-RPC error, UpstreamFailure when it cannot answer."""
+        client, and the upstream's own requests asked of it (a handshake-era client) or of `held`
+        (a `held.HeldCall`, for a 2026-07-28 client). Raises McpError for the upstream's JSON-RPC
+        error, UpstreamFailure when it cannot answer."""
+        relayed = relays(invocation)
+        if held is not None:
+            relayed.update(on_notification=held.relay, on_request=held.ask)
         attempts = 2 if reads else 1
         for attempt in range(attempts):
             session = self.session
@@ -188,7 +194,7 @@ class Upstream:
                 raise UpstreamFailure(f"upstream {self.name!r} is not being called: {open_circuit}") from None
             try:
                 result = await session.request(
-                    method, params, headers=headers, timeout=self.timeout, **relays(invocation)
+                    method, params, headers=headers, timeout=self.timeout, **relayed
                 )
             except McpError:
                 self.breaker.succeeded()

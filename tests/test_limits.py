@@ -206,7 +206,7 @@ def gated_upstream():
     upstream.close()
 
 
-def test_a_busy_upstream_refuses_calls_past_its_cap_with_a_clear_error(start_forge, gated_upstream, monkeypatch):
+def test_a_busy_upstream_refuses_calls_past_its_cap_with_a_clear_error(gated_upstream, start_forge, monkeypatch):
     monkeypatch.setenv("UPSTREAM_MAX_CONCURRENT", "1")
     monkeypatch.setenv("UPSTREAM_QUEUE_SECONDS", "0.2")
     forge = start_forge()
@@ -231,7 +231,7 @@ def test_a_busy_upstream_refuses_calls_past_its_cap_with_a_clear_error(start_for
     assert rpc(forge, "tools/call", {"name": "slow"}).json()["result"]["isError"] is False  # the slot is free again
 
 
-def test_a_call_queued_at_a_busy_upstream_runs_when_a_slot_frees_up(start_forge, gated_upstream, monkeypatch):
+def test_a_call_queued_at_a_busy_upstream_runs_when_a_slot_frees_up(gated_upstream, start_forge, monkeypatch):
     monkeypatch.setenv("UPSTREAM_MAX_CONCURRENT", "1")
     monkeypatch.setenv("UPSTREAM_QUEUE_SECONDS", "30")
     forge = start_forge()

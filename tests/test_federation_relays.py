@@ -223,6 +223,10 @@ async def test_a_handshake_era_client_that_cannot_answer_hears_why(fronted):
 def stdio_fronted(forge):
     """A Forge fronting an SDK server over stdio, whose tools ask the client with `ctx.elicit()`,
     `create_message()` and `list_roots()`: requests on the channel, which only the handshake era has."""
+    return front_stdio(forge)
+
+
+def front_stdio(forge):
     command = f"{sys.executable} {UPSTREAM} stdio --name local"
     created = httpx.post(
         forge.url + "/gateways",
@@ -290,3 +294,23 @@ def test_a_held_calls_request_state_is_answered_once_and_by_its_caller_only(stdi
     assert done.json()["result"]["content"][0]["text"] == "hello Grace"
     replayed = post(stdio_fronted, "tools/call", {**retry, "requestState": state}, request_id=4)
     assert replayed.json()["error"]["code"] == -32602
+
+
+def test_a_held_call_whose_client_never_comes_back_ends_and_the_upstream_is_free(start_forge):
+    forge = front_stdio(start_forge(federation_timeout=4))
+    from forge_plugins.federation import federation_of
+
+    held = federation_of(forge.gateway).adapter.held
+    first = post(forge, "tools/call", {"name": "ask_name", "arguments": {}}).json()["result"]
+    assert first["resultType"] == "input_required"
+    for _ in range(300):  # the upstream call ends at FEDERATION_TIMEOUT; bounded wait for it
+        if not held._calls:
+            break
+        time.sleep(0.1)
+    assert not held._calls
+    [key] = first["inputRequests"]
+    late = {"inputResponses": {key: {"action": "accept", "content": {"name": "Late"}}}}
+    retry = {"name": "ask_name", "arguments": {}, **late, "requestState": first["requestState"]}
+    assert post(forge, "tools/call", retry, request_id=2).json()["error"]["code"] == -32602
+    echoed = post(forge, "tools/call", {"name": "echo", "arguments": {"text": "still here"}}, request_id=3)
+    assert echoed.json()["result"]["content"][0]["text"] == "local: still here"

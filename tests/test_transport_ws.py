@@ -15,7 +15,7 @@ from itertools import count
 import anyio
 import httpx
 import pytest
-from mcp import Client, MCPError
+from mcp import Client, MCPError, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 from mcp.types import jsonrpc_message_adapter
@@ -434,3 +434,22 @@ async def test_an_upstream_frame_over_the_size_limit_ends_that_connection_and_fo
 
         assert await small_call_answers() == "delta: small"
     assert len(ws_upstream.connections) == 2
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_websocket_upstreams_elicitation_reaches_the_client_in_either_era(forge, ws_upstream, mode):
+    """The socket is spoken to in the handshake era, so `ctx.elicit()` upstream asks mid-call: a
+    handshake-era client on its call's stream, a 2026-07-28 client as an input_required round."""
+    register(forge, name="delta", url=ws_upstream.url, transport="websocket")
+    asked = []
+
+    async def elicit(context, params):
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"name": "Lin"})
+
+    async with Client(
+        streamable_http_client(forge.url + "/mcp"), mode=mode, cache=None, elicitation_callback=elicit
+    ) as client:
+        assert (client.protocol_version == "2026-07-28") == (mode == "auto")
+        named = await client.call_tool("delta.ask_name", {})
+    assert (named.content[0].text, asked) == ("hello Lin", ["What is your name?"])

@@ -200,6 +200,12 @@ class Upstream:
                 self.breaker.succeeded()
                 raise
             except TimeoutError:
+                if held is not None and held.waiting is not None:  # its client's answer is what is late
+                    self.breaker.abandoned()
+                    raise UpstreamFailure(
+                        f"the client did not answer upstream {self.name!r}'s {held.waiting.method} "
+                        f"within {self.timeout:g} s"
+                    ) from None
                 self.breaker.failed()
                 raise UpstreamFailure(
                     f"upstream {self.name!r} did not answer {method} within {self.timeout:g} s"

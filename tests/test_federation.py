@@ -246,16 +246,25 @@ async def test_a_handshake_era_upstream_is_spoken_to_in_its_era_with_its_request
         assert (progress, logs) == ([1, 2, 3], ["step 1", "step 2", "step 3"])
         asked = await client.call_tool("old.ask_name", {})
         assert asked.content[0].text == "hello Ada"
-    async with connect(forge, "auto") as client:
+    async with connect(forge, "auto", elicitation_callback=elicit) as client:
         assert (await client.call_tool("old.echo", {"text": "new client"})).content[
             0
         ].text == "old: new client"
+        # The upstream's question mid-call reaches a 2026-07-28 client as an input_required round.
+        assert (await client.call_tool("old.ask_name", {})).content[0].text == "hello Ada"
 
 
-def test_an_sse_upstream_is_connected_over_its_event_stream(forge, upstream):
+async def test_an_sse_upstream_is_connected_over_its_event_stream(forge, upstream):
     record = register(forge, name="legacy", url=upstream("legacy", "sse").url, transport="sse")
     assert record["state"] == "healthy", record["last_error"]
     assert text(call(forge, "legacy.echo", {"text": "over sse"})) == "legacy: over sse"
+
+    async def elicit(context, params):
+        return types.ElicitResult(action="accept", content={"name": "Sam"})
+
+    for mode in ("legacy", "auto"):  # its ctx.elicit() reaches clients of both eras
+        async with connect(forge, mode, elicitation_callback=elicit) as client:
+            assert (await client.call_tool("legacy.ask_name", {})).content[0].text == "hello Sam"
 
 
 def _pid_from(result: dict) -> int | None:

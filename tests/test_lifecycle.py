@@ -14,13 +14,13 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.http_stub import StubHandler, StubServer
 
 UPSTREAM = Path(__file__).parent / "federation_upstream.py"
 CALLS = 100
@@ -39,33 +39,21 @@ class SlowUpstream:
         lock = threading.Lock()
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StubHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.read_body()
                 with lock:
                     owner.arrived += 1
                 time.sleep(seconds)
-                body = b'{"slept": true}'
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json({"slept": True})
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 256
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.stub = StubServer(Handler)
+        self.url = self.stub.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.stub.close()
 
 
 def descendants(pid: int) -> set[int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from forge.app import create_app
 from forge.settings import SettingsError
 from forge_plugins.limits import RATE_LIMITED, bulkhead_of
 from tests.conftest import forge_settings
+from tests.http_stub import StubHandler, StubServer
 
 ACCEPT = {"accept": "application/json, text/event-stream"}
 REDIS_URL = os.environ.get("FORGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -175,28 +175,18 @@ class GatedUpstream:
         self.gate = threading.Event()
         gate = self.gate
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StubHandler):
             def do_POST(self):
-                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.read_body()
                 gate.wait(30)
-                body = json.dumps({"ok": True}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_json({"ok": True})
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.stub = StubServer(Handler)
+        self.url = self.stub.url
 
     def close(self):
         self.gate.set()
-        self.server.shutdown()
+        self.stub.close()
 
 
 @pytest.fixture

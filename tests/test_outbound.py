@@ -12,8 +12,6 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 import aiohttp
@@ -29,6 +27,7 @@ from forge.settings import SettingsError, load_settings
 from forge_plugins.federation.connectors import Connectors
 from forge_plugins.federation.http_session import HttpSession
 from forge_plugins.federation.wire import UpstreamUnavailable
+from tests.http_stub import StubHandler, StubServer
 
 # What the stubbed name service answers; a name not here fails to resolve (no DNS is asked).
 NAMES = {
@@ -166,22 +165,16 @@ def recorder() -> Recorder:
 def redirector():
     """A loopback server answering every GET with a redirect to the URL its path names."""
 
-    class Redirect(BaseHTTPRequestHandler):
+    class Redirect(StubHandler):
         def do_GET(self):
             self.send_response(302)
             self.send_header("location", unquote(self.path[1:]))
             self.send_header("content-length", "0")
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    stub = StubServer(Redirect)
+    yield stub.url + "/"
+    stub.close()
 
 
 def aiohttp_session(policy: OutboundPolicy, recorder: Recorder) -> aiohttp.ClientSession:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from forge_plugins.auth_basic_jwt import create_token
 from forge_plugins.federation.wire import MODERN
+from tests.http_stub import StubHandler, StubServer
 
 SECRET = "session-safety-secret-of-32-bytes-or-more"
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
@@ -102,7 +101,7 @@ def test_every_http_endpoint_checks_the_origin(guarded):
 # --- the client's token stays at Forge ------------------------------------------------------------
 
 
-class RecordingUpstream(BaseHTTPRequestHandler):
+class RecordingUpstream(StubHandler):
     """A 2026-07-28 MCP server over plain JSON answers, with one tool, `whoami`; every request's
     headers are kept in `seen`."""
 
@@ -110,7 +109,7 @@ class RecordingUpstream(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.seen.append({name.lower(): value for name, value in self.headers.items()})
-        message = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+        message = json.loads(self.read_body())
         results = {
             "server/discover": {
                 "supportedVersions": [MODERN],
@@ -124,26 +123,15 @@ class RecordingUpstream(BaseHTTPRequestHandler):
             answer = {"jsonrpc": "2.0", "id": message.get("id"), "result": results[message["method"]]}
         else:
             answer = {"jsonrpc": "2.0", "id": message.get("id"), "error": {"code": -32601, "message": "no"}}
-        body = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(answer)
 
 
 @pytest.fixture
 def recording_upstream():
     handler = type("Recording", (RecordingUpstream,), {"seen": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/mcp", handler.seen
-    server.shutdown()
-    server.server_close()
+    stub = StubServer(handler)
+    yield stub.url + "/mcp", handler.seen
+    stub.close()
 
 
 def call(forge, who: dict, name: str) -> dict:

@@ -7,6 +7,7 @@ A stdio upstream killed with SIGKILL while Forge runs is tests/test_transport_st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -99,24 +100,26 @@ def slow_upstream():
     upstream.close()
 
 
-@pytest.fixture
-def served(tmp_path):
-    """A `forge serve` subprocess (Hypercorn, one worker): (its Popen, its base URL)."""
+@contextlib.contextmanager
+def forge_serve(tmp_path, *options: str, **settings: str):
+    """A `forge serve` subprocess (Hypercorn), answered once /health is: (its Popen, its base URL,
+    a set the test adds the pids it saw to). Whatever the test did, nothing outlives it."""
     port = free_port()
     env = {
         **os.environ, "AUTH_REQUIRED": "false", "DATABASE_URL": f"sqlite:///{tmp_path / 'forge.db'}",
         "LOG_LEVEL": "WARNING", "SHUTDOWN_GRACE_SECONDS": "30", "FEDERATION_HEALTH_INTERVAL": "600",
         "OUTBOUND_ALLOW": "127.0.0.0/8",  # the upstreams here are on loopback
         "PLUGINS_DISABLED": "admin_ui",  # not needed here
+        **settings,
     }
     child = subprocess.Popen(
-        [sys.executable, "-m", "forge", "serve", "--port", str(port)],
+        [sys.executable, "-m", "forge", "serve", "--port", str(port), *options],
         env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     url = f"http://127.0.0.1:{port}"
     started: set[int] = set()
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while child.poll() is None and time.monotonic() < deadline:
             try:
                 if httpx.get(url + "/health", timeout=1).status_code == 200:
@@ -133,6 +136,13 @@ def served(tmp_path):
         for pid in started:  # a failed test leaves nothing behind either
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """`forge serve` with one worker."""
+    with forge_serve(tmp_path) as served:
+        yield served
 
 
 def rpc(tool: str, arguments: dict, id: int) -> dict:
@@ -256,71 +266,46 @@ def test_sigterm_to_several_workers_drains_each_of_them(tmp_path, slow_upstream)
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
     redis = RedisServer(tmp_path).start()
-    port = free_port()
-    env = {
-        **os.environ, "AUTH_REQUIRED": "false", "DATABASE_URL": f"sqlite:///{tmp_path / 'forge.db'}",
-        "LOG_LEVEL": "WARNING", "SHUTDOWN_GRACE_SECONDS": "30", "CACHE_TYPE": "redis", "REDIS_URL": redis.url,
-        "OUTBOUND_ALLOW": "127.0.0.0/8", "PLUGINS_DISABLED": "admin_ui",
-    }
-    child = subprocess.Popen(
-        [sys.executable, "-m", "forge", "serve", "--port", str(port), "--workers", "2"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    started: set[int] = set()
     try:
-        deadline = time.monotonic() + 90
-        while child.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        assert child.poll() is None, child.stderr.read()
-        created = httpx.post(url + "/tools", json={"name": "slow", "url": slow_upstream.url + "/slow"}, timeout=30)
-        assert created.status_code == 201, created.text
-        started = descendants(child.pid)
-        assert len(started) >= 2, started  # the workers
+        with forge_serve(tmp_path, "--workers", "2", CACHE_TYPE="redis", REDIS_URL=redis.url) as (child, url, started):
+            created = httpx.post(url + "/tools", json={"name": "slow", "url": slow_upstream.url + "/slow"}, timeout=30)
+            assert created.status_code == 201, created.text
+            started |= descendants(child.pid)
+            assert len(started) >= 2, started  # the workers
 
-        async def scenario():
-            async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-                # The tool reaches the other worker through Redis; each call lands on either.
-                deadline = time.monotonic() + 30
-                while "slow" not in str((await client.post("/rpc", json={
-                        "jsonrpc": "2.0", "id": 0, "method": "tools/list"})).json()) and time.monotonic() < deadline:
-                    await asyncio.sleep(0.1)
-                readers = await open_streams(client)
+            async def scenario():
+                async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+                    # The tool reaches the other worker through Redis; each call lands on either.
+                    deadline = time.monotonic() + 30
+                    while "slow" not in str((await client.post("/rpc", json={
+                            "jsonrpc": "2.0", "id": 0, "method": "tools/list"})).json()) and time.monotonic() < deadline:
+                        await asyncio.sleep(0.1)
+                    readers = await open_streams(client)
 
-                async def one_call():
-                    answer = await client.post("/rpc", json=rpc("slow", {}, 1))
-                    return answer, time.monotonic()
+                    async def one_call():
+                        answer = await client.post("/rpc", json=rpc("slow", {}, 1))
+                        return answer, time.monotonic()
 
-                flight = asyncio.ensure_future(one_call())
-                arrived = slow_upstream.arrived
-                deadline = time.monotonic() + 30
-                while slow_upstream.arrived == arrived and time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
-                child.send_signal(signal.SIGTERM)
-                answer = await flight
-                streams = await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 60)
-                return answer, streams
+                    flight = asyncio.ensure_future(one_call())
+                    arrived = slow_upstream.arrived
+                    deadline = time.monotonic() + 30
+                    while slow_upstream.arrived == arrived and time.monotonic() < deadline:
+                        await asyncio.sleep(0.05)
+                    child.send_signal(signal.SIGTERM)
+                    answer = await flight
+                    streams = await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 60)
+                    return answer, streams
 
-        (answer, answered), streams = asyncio.run(scenario())
-        assert answer.json()["result"]["content"][0]["text"] == '{"slept": true}'
-        for stream in streams:
-            assert isinstance(stream, tuple), f"the stream ended cleanly, not cut: {stream!r}"
-            assert stream[1] < answered  # when shutdown began, not after the grace period
-        assert child.wait(90) == 0, child.stderr.read()
-        # multiprocessing's resource tracker leaves when its pipe from the parent closes: soon.
-        deadline = time.monotonic() + 15
-        while {pid for pid in started if alive(pid)} and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert {pid: command_of(pid) for pid in started if alive(pid)} == {}
+            (answer, answered), streams = asyncio.run(scenario())
+            assert answer.json()["result"]["content"][0]["text"] == '{"slept": true}'
+            for stream in streams:
+                assert isinstance(stream, tuple), f"the stream ended cleanly, not cut: {stream!r}"
+                assert stream[1] < answered  # when shutdown began, not after the grace period
+            assert child.wait(90) == 0, child.stderr.read()
+            # multiprocessing's resource tracker leaves when its pipe from the parent closes: soon.
+            deadline = time.monotonic() + 15
+            while {pid for pid in started if alive(pid)} and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert {pid: command_of(pid) for pid in started if alive(pid)} == {}
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(10)
-        for pid in started:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
         redis.stop()

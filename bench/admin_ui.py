@@ -1,6 +1,6 @@
 """The admin UI with a large catalog: how long its pages take to render with 10,000 tools.
 
-    /work/venv/bin/python bench/admin_ui.py [--tools N] [--repeat R]
+    .venv/bin/python bench/admin_ui.py [--tools N] [--repeat R]
 
 Starts Forge in this process (Hypercorn on a free loopback port, SQLite in a temporary folder,
 AUTH_REQUIRED=false), inserts N tools straight into the store in one transaction, rebuilds the

@@ -4,11 +4,11 @@
 #   tests/conformance/run_everything.sh [conformance server options]   # e.g. --scenario tools-call-sampling
 #
 # Every scored scenario passes in both eras; only the optional Tasks extension (tasks-*) fails.
-# Environment: PYTHON (default /work/venv/bin/python if present, else python3), SHARED (the shared folder).
+# Environment: PYTHON (default ./dev's .venv if present, else python3), SHARED (the shared folder).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 python=${PYTHON:-python3}
-[ -z "${PYTHON:-}" ] && [ -x /work/venv/bin/python ] && python=/work/venv/bin/python
+[ -z "${PYTHON:-}" ] && [ -x "$here/../../.venv/bin/python" ] && python="$here/../../.venv/bin/python"
 shared=${SHARED:-}
 for candidate in "$here/../../../shared" /work/shared; do
   [ -z "$shared" ] && [ -f "$candidate/conformance/run.sh" ] && shared=$candidate

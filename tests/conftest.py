@@ -223,3 +223,20 @@ def database_url(request, tmp_path) -> str:
     if request.param == "postgresql":
         return request.getfixturevalue("postgres_url")
     return f"sqlite:///{tmp_path / 'forge.db'}"
+
+
+# --- Redis: tests marked `redis` use the machine's server, skipped when it is unreachable ---------
+
+REDIS_URL = os.environ.get("FORGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """REDIS_URL of a reachable Redis (FORGE_TEST_REDIS_URL); the test is skipped without one."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error}")
+    return REDIS_URL

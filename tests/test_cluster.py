@@ -13,22 +13,11 @@ import time
 
 import httpx
 import pytest
-import redis
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-REDIS_URL = os.environ.get("FORGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ACCEPT = {"accept": "application/json, text/event-stream"}
 HANDSHAKE = "2025-11-25"
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error}")
-    return REDIS_URL
 
 
 @pytest.fixture

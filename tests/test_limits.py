@@ -24,7 +24,6 @@ from tests.conftest import forge_settings
 from tests.http_stub import StubHandler, StubServer
 
 ACCEPT = {"accept": "application/json, text/event-stream"}
-REDIS_URL = os.environ.get("FORGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def rpc(forge, method: str, params: dict | None = None, *, path: str = "/rpc") -> httpx.Response:
@@ -126,15 +125,6 @@ def test_a_limit_that_is_not_one_stops_start_up_with_one_line(tmp_path, monkeypa
     monkeypatch.setenv("RATE_LIMIT_PER_PRINCIPAL", "many per minute")
     with pytest.raises(SettingsError, match="RATE_LIMIT_PER_PRINCIPAL.*'many per minute' is not a rate limit"):
         create_app(forge_settings(tmp_path))
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error}")
-    return REDIS_URL
 
 
 @pytest.mark.redis

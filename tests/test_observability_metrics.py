@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from forge_plugins.auth_basic_jwt import create_token
@@ -130,14 +129,9 @@ def test_with_metrics_turned_off_there_is_no_endpoint(start_forge, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.redis
-def test_several_workers_share_their_counts(tmp_path, rest_upstream):
+def test_several_workers_share_their_counts(tmp_path, rest_upstream, redis_server):
     """`forge serve` with WORKERS=2 and PROMETHEUS_MULTIPROC_DIR: whichever worker a scrape
     reaches, it answers the requests of both. Several workers share state through Redis."""
-    redis_url = os.environ.get("FORGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis at {redis_url} is unreachable: {error}")
     port, folder = free_port(), tmp_path / "prometheus"
     folder.mkdir()
     env = {
@@ -153,7 +147,7 @@ def test_several_workers_share_their_counts(tmp_path, rest_upstream):
         PROMETHEUS_MULTIPROC_DIR=str(folder),
         LOG_LEVEL="WARNING",
         CACHE_TYPE="redis",
-        REDIS_URL=redis_url,
+        REDIS_URL=redis_server,
         REDIS_PREFIX=f"forge-test-{os.urandom(6).hex()}",
     )
     forge_bin = Path(sys.executable).with_name("forge")

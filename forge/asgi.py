@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 from forge.contracts import AsgiRoute
+from forge.keepalive import close_when_body_unread
 from forge.plugins import PluginError
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -31,6 +32,7 @@ class ForgeAsgi:
 
     def __init__(self, quart_app, routes: Iterable[tuple[AsgiRoute, str]], root_path: str = ""):
         self.quart_app = quart_app
+        self._quart = close_when_body_unread(quart_app)
         self.root_path = root_path
         self.exact: dict[str, AsgiRoute] = {}
         self.patterns: list[tuple[re.Pattern, AsgiRoute]] = []
@@ -68,4 +70,4 @@ class ForgeAsgi:
                 if not route.methods or scope.get("method", "GET") in route.methods:
                     await route.endpoint({**scope, "path": path, "path_params": params}, receive, send)
                     return
-        await self.quart_app(scope, receive, send)
+        await self._quart(scope, receive, send)

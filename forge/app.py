@@ -58,9 +58,11 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Any] = ())
 
     routes = [(route, name) for name, transport in gateway.transports.items() for route in transport.routes]
     if settings.cors_origins:
-        asgi = CorsForgeAsgi(app, routes, settings.app_root_path, origins=settings.cors_origins)
+        asgi = CorsForgeAsgi(
+            app, routes, settings.app_root_path, settings.trusted_proxies, origins=settings.cors_origins
+        )
     else:
-        asgi = ForgeAsgi(app, routes, settings.app_root_path)
+        asgi = ForgeAsgi(app, routes, settings.app_root_path, settings.trusted_proxies)
     asgi.gateway = gateway
     return asgi
 

@@ -2,7 +2,8 @@
 
 Layer: kernel. MCP endpoints (`/mcp`, `/servers/{id}/mcp`, `/rpc`, ...) are matched here and
 served without Quart's request machinery; every other path, and the lifespan, go to Quart.
-APP_ROOT_PATH is stripped once here, for both.
+APP_ROOT_PATH is stripped once here, for both, and a request forwarded by one of TRUSTED_PROXIES
+gets the client's address, scheme and host in its scope (`forge.forwarded`), for both too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 from forge.contracts import AsgiRoute
+from forge.forwarded import TrustedProxies
 from forge.keepalive import close_when_body_unread
 from forge.plugins import PluginError
 
@@ -30,10 +32,17 @@ def compile_path(path: str) -> re.Pattern:
 class ForgeAsgi:
     """The ASGI application a server runs: transport routes first, then Quart."""
 
-    def __init__(self, quart_app, routes: Iterable[tuple[AsgiRoute, str]], root_path: str = ""):
+    def __init__(
+        self,
+        quart_app,
+        routes: Iterable[tuple[AsgiRoute, str]],
+        root_path: str = "",
+        trusted_proxies: Iterable[str] = (),
+    ):
         self.quart_app = quart_app
         self._quart = close_when_body_unread(quart_app)
         self.root_path = root_path
+        self.proxies = TrustedProxies(trusted_proxies) or None  # None: the hot path skips it
         self.exact: dict[str, AsgiRoute] = {}
         self.patterns: list[tuple[re.Pattern, AsgiRoute]] = []
         owners: dict[str, str] = {}
@@ -59,6 +68,8 @@ class ForgeAsgi:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] in ("http", "websocket"):
+            if self.proxies is not None:
+                scope = self.proxies.rewrite(scope)
             path = scope["path"]
             if self.root_path and path.startswith(self.root_path):
                 path = path[len(self.root_path) :] or "/"

@@ -28,7 +28,8 @@ import re
 from collections.abc import Iterable
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-VERDICTS_KEPT = 4096  # peer addresses whose verdict is remembered; a full memory starts again
+REMEMBERED = 4096  # peers' verdicts, and X-Forwarded-For walks, kept at most; a full memory starts again
+REMEMBERED_CHARS = 256  # a longer X-Forwarded-For is walked each time: the memory stays small
 _HOST = re.compile(rb"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 _FORWARDING = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
 
@@ -69,6 +70,7 @@ class TrustedProxies:
     def __init__(self, entries: Iterable[str] = ()):
         self.networks = tuple(proxy_network(entry) for entry in entries)
         self._verdicts: dict[str, bool] = {}  # peer address -> trusted: the hot path parses a peer once
+        self._walks: dict[str, tuple[str | None, int]] = {}  # X-Forwarded-For -> (client, hops): once too
 
     def __bool__(self) -> bool:
         return bool(self.networks)
@@ -84,18 +86,26 @@ class TrustedProxies:
         if verdict is None:
             address = parse_address(peer)
             verdict = address is not None and self.trusts(address)
-            if len(self._verdicts) >= VERDICTS_KEPT:
-                self._verdicts.clear()
-            self._verdicts[peer] = verdict
+            _remember(self._verdicts, peer, verdict)
         return verdict
 
     def client_of(self, peer: str, forwarded_for: str) -> tuple[str, int]:
         """(client address, trusted hops) for a request from the trusted proxy `peer` that says
         `forwarded_for` (X-Forwarded-For, comma separated; "" when absent). The hops are the
         proxies the request went through, `peer` included."""
-        client, hops = peer, 1
         if not forwarded_for:
-            return client, hops
+            return peer, 1
+        walked = self._walks.get(forwarded_for)
+        if walked is None:
+            walked = self._walk(forwarded_for)
+            if len(forwarded_for) <= REMEMBERED_CHARS:
+                _remember(self._walks, forwarded_for, walked)
+        client, hops = walked
+        return client or peer, hops
+
+    def _walk(self, forwarded_for: str) -> tuple[str | None, int]:
+        """(client, hops) X-Forwarded-For names; client None: the peer itself."""
+        client, hops = None, 1
         for entry in reversed(forwarded_for.split(",")):
             address = parse_address(entry)
             if address is None:  # unparseable: believe nothing further left
@@ -134,6 +144,12 @@ class TrustedProxies:
             rewritten["headers"] = [(name, value) for name, value in scope["headers"] if name != b"host"]
             rewritten["headers"].append((b"host", host))
         return rewritten
+
+
+def _remember(memory: dict, key, value) -> None:
+    if len(memory) >= REMEMBERED:  # clients choose the keys: the memory never grows past its size
+        memory.clear()
+    memory[key] = value
 
 
 def _at_hop(values: list[bytes] | None, hops: int) -> bytes:

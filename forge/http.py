@@ -39,7 +39,8 @@ def header_map(scope: dict) -> dict[str, str]:
 
 
 def credentials(scope: dict, headers: Mapping[str, str]) -> Credentials:
-    """The credentials of a request to an MCP endpoint; `resource` is the endpoint's URL."""
+    """The credentials of a request to an MCP endpoint; `resource` is the endpoint's URL. Behind a
+    trusted proxy the scope already names the real client, scheme and host (`forge.forwarded`)."""
     query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
     client = scope.get("client")
     return Credentials(

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from forge.forwarded import proxy_network
+
 # The async drivers Forge ships support for; a URL naming a plain dialect gets its driver added.
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
@@ -85,6 +87,13 @@ class Settings(BaseSettings):
         "gateways, OpenAPI URLs): addresses, CIDR networks and host names (*.domain), comma separated. "
         "Empty: only public addresses.",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Reverse proxies and load balancers whose X-Forwarded-For, X-Forwarded-Proto and "
+        "X-Forwarded-Host are believed: addresses and CIDR networks, comma separated. A request from one "
+        "counts as coming from the client they name (failed-login throttling, logs) at the URL it reached "
+        "(https behind TLS termination). Empty: trust no one, the TCP peer is the client.",
+    )
 
     # Authentication (the auth_basic_jwt plugin reads these).
     basic_auth_user: str = Field("admin", description="User name for HTTP Basic authentication.")
@@ -103,7 +112,8 @@ class Settings(BaseSettings):
     federation_sync_interval: int = Field(300, ge=1, description="Seconds between catalog syncs.")
 
     @field_validator(
-        "plugins_disabled", "allowed_origins", "cors_origins", "federation_peers", "outbound_allow", mode="before"
+        "plugins_disabled", "allowed_origins", "cors_origins", "federation_peers", "outbound_allow",
+        "trusted_proxies", mode="before",
     )
     @classmethod
     def _comma_separated(cls, value):
@@ -120,6 +130,13 @@ class Settings(BaseSettings):
 
         for entry in value:
             allow_entry(entry)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            proxy_network(entry)
         return value
 
     @field_validator("cors_origins")

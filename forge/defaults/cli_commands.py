@@ -212,6 +212,7 @@ def _uvicorn(settings, app) -> None:
         APP_FACTORY, factory=True, host=settings.host, port=settings.port, workers=settings.workers,
         access_log=False, log_level="warning", server_header=False,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        proxy_headers=False,  # uvicorn would believe X-Forwarded-* from 127.0.0.1; TRUSTED_PROXIES decides
     )
 
 

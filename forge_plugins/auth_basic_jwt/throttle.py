@@ -3,7 +3,9 @@
 Layer: plugin, in memory, per gateway (per worker process). While an address is over the limit,
 every credential it presents is refused with `TooManyFailures` (429, Retry-After) before it is
 checked, so guessing goes no faster by also sending a right password now and then. An address
-is the TCP peer: behind a reverse proxy that is the proxy, and the limit is shared.
+is the TCP peer, or, when that is one of TRUSTED_PROXIES, the client it forwards for (the front
+door rewrites the scope: `forge.forwarded`). Behind a proxy that is not trusted, every client
+shares the proxy's address and its limit.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ keeps its code, message and data. Only the era is translated:
   own stream) and retries upstream with the answers and the upstream's requestState, round after
   round, until the upstream completes; its result loses the 2026-only members.
 Upstream failures (unreachable, too slow, circuit open) are `isError` results for tools and
-internal errors (-32603) for the rest.
+internal errors (-32603) for the rest. A resources/read answer the upstream marks cacheable
+(`ttlMs`, `cacheScope`) is kept and answered again from the gateway's cache (`read_cache`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from mcp.shared.inbound import mcp_param_headers, x_mcp_header_map
 from forge.mcp.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND, McpError
 from forge.services.tools import error_result
 from forge_plugins.federation.held import HeldCalls
+from forge_plugins.federation.read_cache import ReadCache
 from forge_plugins.federation.upstream import UpstreamFailure
 from forge_plugins.federation.wire import RESERVED_META_PREFIX, for_handshake_client
 
@@ -46,6 +48,7 @@ class FederationAdapter:
     def __init__(self, federation):
         self.federation = federation
         self.held = HeldCalls()
+        self.reads = ReadCache(federation.gateway)
 
     async def start(self) -> None:
         """Nothing to open: connections belong to the federation, started by `forge_startup`."""
@@ -69,8 +72,11 @@ class FederationAdapter:
         return await self._or_error(prompt, "prompts/get", params, invocation)
 
     async def read_resource(self, resource: Mapping[str, Any], uri: str, invocation) -> dict:
+        kept, keep = await self.reads.answer(resource, uri, invocation)
+        if kept is not None:
+            return kept
         try:
-            return await self._or_error(resource, "resources/read", {"uri": uri}, invocation)
+            return await self._or_error(resource, "resources/read", {"uri": uri}, invocation, keep=keep)
         except McpError as error:
             data = error.data if isinstance(error.data, Mapping) else {}
             if (
@@ -90,15 +96,17 @@ class FederationAdapter:
             ref["name"] = entity.get("original_name") or entity["name"]
         return await self._or_error(entity, "completion/complete", {**params, "ref": ref}, invocation)
 
-    async def _or_error(self, entity, method: str, params: dict, invocation) -> dict:
+    async def _or_error(self, entity, method: str, params: dict, invocation, keep=None) -> dict:
         try:
-            return await self._forward(entity, method, params, invocation, reads=True)
+            return await self._forward(entity, method, params, invocation, reads=True, keep=keep)
         except (UpstreamFailure, NeedsClientInput) as failure:
             raise McpError(INTERNAL_ERROR, str(failure)) from None
 
     async def _forward(
-        self, entity, method: str, params: dict, invocation, *, reads: bool, headers=None
+        self, entity, method: str, params: dict, invocation, *, reads: bool, headers=None, keep=None
     ) -> dict:
+        """The upstream's answer for `invocation`'s era. `keep(result)`, when given, is handed the
+        upstream's own first answer, before the era is translated: with its cache hints."""
         upstream = self.federation.upstream_of(entity)
         base = dict(params)
         meta = forwarded_meta(invocation)
@@ -120,8 +128,11 @@ class FederationAdapter:
                     method, request, invocation, reads=reads, headers=headers, held=held
                 )
 
-            return await self.held.run(call, invocation, entity)
-        for _ in range(MAX_INPUT_ROUNDS):
+            result = await self.held.run(call, invocation, entity)
+            if keep is not None:
+                await keep(result)  # an upstream that asked for input answered input_required
+            return result
+        for rounds in range(MAX_INPUT_ROUNDS):
             result = await upstream.call(method, request, invocation, reads=reads, headers=headers)
             if result.get("resultType") != "input_required":
                 break
@@ -130,6 +141,8 @@ class FederationAdapter:
                 request["requestState"] = result["requestState"]
         else:
             raise UpstreamFailure(f"upstream kept asking for input after {MAX_INPUT_ROUNDS} rounds")
+        if keep is not None and rounds == 0:  # an answer that took the client's input stays its own
+            await keep(result)
         return for_handshake_client(result)
 
 

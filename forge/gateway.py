@@ -17,6 +17,7 @@ from forge.catalog import BULK_CHANGES, Catalog
 from forge.cluster import Cluster, cluster_for
 from forge.contracts import AdminPanel, Transport
 from forge.mcp.engine import McpEngine
+from forge.mcp.revalidation import CredentialWatch
 from forge.plugins import PluginError, all_answers, first_answer, flatten, resolve
 from forge.registry import answers_by_plugin, unique_registry
 from forge.secrets import PLAINTEXT
@@ -46,6 +47,8 @@ class Gateway:
         self.cluster: Cluster = Cluster()
         self.metrics = ToolMetrics()
         self.engine = McpEngine(self)
+        # Ends open MCP connections whose credential was revoked or expired (`forge_credential_valid`).
+        self.credential_watch = CredentialWatch(self)
         self.adapters: dict[str, Any] = {}
         self.transports: dict[str, Transport] = {}
         self.upstream_connectors: dict[str, Any] = {}
@@ -123,6 +126,8 @@ class Gateway:
             await adapter.start()
         await all_answers(self.hook.forge_startup, gateway=self)
         self._tasks.append(asyncio.create_task(self.metrics.flush_periodically(self.store)))
+        if self.credential_watch.active:
+            self._tasks.append(asyncio.create_task(self.credential_watch.sweep_periodically()))
         self.started = True
         log.info("Forge started: %d tools, %d plugins", len(self.catalog.all.tools), len(self.pm.get_plugins()))
 

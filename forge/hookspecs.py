@@ -176,6 +176,30 @@ def forge_authorize(gateway, principal, action, target):
 
 
 @hookspec
+def forge_credential_valid(gateway, principal):
+    """Decide whether the credential behind an open connection still holds: not revoked, not expired.
+
+    A WebSocket, a legacy SSE stream, a Streamable HTTP session with its GET stream and a
+    `subscriptions/listen` stream are authenticated once, when they open, and may stay open for
+    days. The kernel (`forge.mcp.revalidation`) asks this hook about the principal of each open
+    one every AUTH_RECHECK_SECONDS, on each message a WebSocket or SSE client sends, and whenever a
+    plugin calls `await gateway.credential_watch.sweep()` (do so right after revoking a credential,
+    so it ends at once); those answered False are ended: the session is closed (its streams end), a
+    listen stream ends, a WebSocket closes with code 1008. It runs per message: read no database
+    and no network here; keep what you check (a revocation list, an expiry) in memory.
+    Parameters: `gateway`; `principal`, the `forge.contracts.Principal` a `forge_authenticate`
+    answered when the connection opened (its `method` and `claims` tell whose it is).
+    Returns: False when the credential no longer holds; True when it does; None for a principal
+    this plugin did not make (the next plugin is asked; when nobody answers, it holds).
+    Call semantics: the first non-None result wins, awaited in call order.
+    May be async: yes.
+    Default plugin: none in the kernel; with no implementation nothing is re-checked and no task
+    runs. `forge_plugins.auth_basic_jwt` answers False for a token whose `jti` is revoked or whose
+    `exp` has passed, and None for Basic credentials (settings, fixed for the process's life).
+    """
+
+
+@hookspec
 def forge_auth_challenge(gateway, credentials):
     """Say how to authenticate: the WWW-Authenticate value of a 401 when no plugin vouched.
 

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     token_expiry: int = Field(10080, ge=1, description="Minutes a newly created token stays valid.")
     auth_required: bool = Field(True, description="Refuse requests without valid credentials.")
     auth_encryption_secret: str = Field("my-test-salt", description="Secret that encrypts stored credentials.")
+    auth_recheck_seconds: float = Field(  # the kernel's (`forge.mcp.revalidation`), for every auth plugin
+        5.0,
+        gt=0,
+        description="Seconds between checks that the credentials of open MCP connections (WebSocket, SSE, "
+        "sessions' streams, listen streams) still hold; revoked or expired ones are closed.",
+    )
 
     # Federation (the federation plugin reads these).
     federation_enabled: bool = Field(True, description="Register upstream MCP servers and peer gateways.")

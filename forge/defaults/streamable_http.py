@@ -9,6 +9,8 @@ its MCP-Protocol-Version header) is served statelessly; `initialize` opens a han
 session whose id travels in Mcp-Session-Id. A POST is answered as JSON unless the request emits
 notifications first, in which case the answer switches to an SSE stream. GET opens a session's
 stream of server-initiated messages (resumable with Last-Event-ID); DELETE ends the session.
+A session ends when the credential that opened it, or the one holding its GET stream open, is
+revoked or expires, and a `subscriptions/listen` stream when its own does (`forge.mcp.revalidation`).
 On /rpc, an error whose `data.retryAfter` is a number of seconds (a rate limit, see the limits
 plugin) is answered 429 with Retry-After; /mcp answers it 200, as MCP clients read JSON-RPC errors.
 """
@@ -275,6 +277,9 @@ class StreamableHttp:
             raise HttpError(409, INVALID_REQUEST, "Conflict: this session already has a stream open")
         last = headers.get("last-event-id")
         cursor = int(last) if last and last.isdigit() else session.delivered_event_id
+        # The stream is held open by this request's credential (perhaps a newer token than the one
+        # that opened the session): once either is revoked or expires, the session ends.
+        session.stream_principal = principal
         wake = asyncio.Event()
         session.listeners.add(wake)
 
@@ -296,6 +301,7 @@ class StreamableHttp:
             await self._pump(stream, next_message)
         finally:
             session.listeners.discard(wake)
+            session.stream_principal = None
             session.last_used = time.monotonic()  # idle from now, not from when the stream opened
 
     # --- DELETE: end a session --------------------------------------------------------------------

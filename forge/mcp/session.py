@@ -57,6 +57,9 @@ class Session:
     delivered_event_id: int = 0  # the newest message a stream has written out
     listeners: set[asyncio.Event] = field(default_factory=set)
     closed: bool = False
+    close_reason: str | None = None  # why the gateway closed it, when not the client's doing
+    # Who holds its Streamable HTTP GET stream open (maybe with a newer token than `principal`'s).
+    stream_principal: Principal | None = None
     # Requests Forge sent the client (sampling, elicitation, roots), by id, awaiting its answer.
     pending: dict[str, asyncio.Future] = field(default_factory=dict)
     asked: int = 0
@@ -91,8 +94,9 @@ class Session:
         task.cancel()
         return True
 
-    def close(self) -> None:
+    def close(self, reason: str | None = None) -> None:
         self.closed = True
+        self.close_reason = self.close_reason or reason
         for task in list(self.in_flight.values()):
             task.cancel()
         for event in self.listeners:
@@ -150,10 +154,10 @@ class SessionRegistry:
             session.touched_at = time.monotonic()
             await self.store.save_session(session.id, session.shared_state(), self.idle_seconds)
 
-    async def end(self, session_id: str) -> None:
-        """Close a session here and, when shared, everywhere (DELETE)."""
+    async def end(self, session_id: str, reason: str | None = None) -> None:
+        """Close a session here and, when shared, everywhere (DELETE; a credential revoked)."""
         session = self._sessions.get(session_id)
-        self.close(session_id)
+        self.close(session_id, reason)
         if session is not None and session.shared:
             await self.store.delete_session(session_id)
 
@@ -175,10 +179,10 @@ class SessionRegistry:
         session.last_used = time.monotonic()
         return session
 
-    def close(self, session_id: str) -> None:
+    def close(self, session_id: str, reason: str | None = None) -> None:
         session = self._sessions.pop(session_id, None)
         if session is not None:
-            session.close()
+            session.close(reason)
 
     async def close_all(self) -> None:
         for session_id in list(self._sessions):

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from forge.contracts import Principal
 from forge.mcp import jsonrpc
 from forge.mcp.versions import META_SUBSCRIPTION_ID
 
@@ -22,9 +23,16 @@ QUEUE_LIMIT = 1000  # notifications held for one slow listener before the oldest
 class Subscription:
     """One open listen stream. Iterating yields the acknowledgement, then each matching change."""
 
-    def __init__(self, hub: SubscriptionHub, subscription_id: Any, wanted: Mapping[str, Any]):
+    def __init__(
+        self,
+        hub: SubscriptionHub,
+        subscription_id: Any,
+        wanted: Mapping[str, Any],
+        principal: Principal | None = None,
+    ):
         self.hub = hub
         self.id = subscription_id
+        self.principal = principal  # who opened it, re-checked while it is open (`forge.mcp.revalidation`)
         self.kinds = {kind for field, kind in LIST_FILTERS.items() if wanted.get(field) is True}
         uris = wanted.get("resourceSubscriptions") or []
         self.uris = {uri for uri in uris if isinstance(uri, str)}
@@ -61,13 +69,23 @@ class SubscriptionHub:
     def __len__(self) -> int:
         return len(self._open)
 
-    def open(self, subscription_id: Any, wanted: Mapping[str, Any]) -> Subscription:
-        subscription = Subscription(self, subscription_id, wanted)
+    def __iter__(self):
+        return iter(list(self._open))
+
+    def open(
+        self, subscription_id: Any, wanted: Mapping[str, Any], principal: Principal | None = None
+    ) -> Subscription:
+        subscription = Subscription(self, subscription_id, wanted, principal)
         self._open.add(subscription)
         return subscription
 
     def remove(self, subscription: Subscription) -> None:
         self._open.discard(subscription)
+
+    def end(self, subscription: Subscription) -> None:
+        """End one listen stream (its credential no longer holds): its next yields None."""
+        self.remove(subscription)
+        subscription.offer(None)
 
     def end_all(self) -> None:
         """End every listen stream (shutdown): each next yields None, on which transports close it."""

@@ -7,6 +7,8 @@
   `scopes` claim (a list or a space-separated string; OAuth's `scope` too) limits it: "admin",
   "read", "server:<id>"; a token with none is an admin token, as ContextForge's are. Failures
   count per client address: past AUTH_MAX_FAILURES per AUTH_FAILURE_WINDOW seconds, 429.
+- `forge_credential_valid`: a token behind an open connection (WebSocket, SSE, a session's stream)
+  holds until revoked or past its `exp`; the kernel then ends the connection. Basic holds.
 - `forge_auth_challenge`: Basic on the management API and UI; on MCP endpoints a Bearer challenge
   naming /.well-known/oauth-protected-resource (the MCP authorization spec, RFC 9728).
 - `forge_blueprints`: that metadata, `GET /auth/tokens/revoked`, `POST /auth/tokens/{jti}/revoke`,
@@ -79,6 +81,11 @@ def forge_authenticate(gateway, credentials):
 
 
 @hookimpl
+def forge_credential_valid(gateway, principal):
+    return authenticator_of(gateway).still_valid(principal)
+
+
+@hookimpl
 def forge_auth_challenge(gateway, credentials):
     return challenge(gateway, credentials)
 
@@ -103,6 +110,7 @@ async def _start(gateway) -> None:
     authenticator = authenticator_of(gateway)
     authenticator.verifier.load()
     await authenticator.revoked.load(gateway.store)
+    authenticator.revoked.on_change = gateway.credential_watch.sweep  # revoked: their connections end
     await tokens_of(gateway).open(gateway.store, gateway.settings.async_database_url)
     _refreshers[gateway] = asyncio.create_task(authenticator.revoked.refresh_periodically())
     if gateway.settings.auth_required:

@@ -5,7 +5,8 @@ included), so it reads no database and no file: the verification key is loaded a
 revoked tokens are a set in memory. Failures count against the caller's address (`throttle`).
 A verified token's claims are kept for up to TOKEN_CACHE_SECONDS (never past its `exp`), so a
 client reusing its token skips the signature check (~0.1 ms a request, measured); revocation is
-still checked on every request.
+still checked on every request. `still_valid` re-checks the principal of a connection that stays
+open (a WebSocket, a stream) against the same revocation list and the token's `exp`.
 """
 
 from __future__ import annotations
@@ -77,6 +78,18 @@ class Authenticator:
             raise TokenRejected("the token has been revoked")
         name = str(claims.get("sub") or claims.get("username") or "token")
         return Principal(name=name, scopes=scopes_of(claims), method="jwt", claims=claims)
+
+    def still_valid(self, principal: Principal) -> bool | None:
+        """Whether the token a principal was made from still holds: not revoked, not expired (the
+        `forge_credential_valid` answer, asked about open connections). None for Basic principals,
+        whose user and password are settings that cannot change while the process runs, and for
+        other plugins' principals."""
+        if principal.method != "jwt":
+            return None
+        claims = principal.claims
+        if claims.get("jti") in self.revoked:
+            return False
+        return float(claims.get("exp", 0)) + self.verifier.leeway > time.time()
 
     def _claims(self, token: str) -> Mapping[str, Any]:
         """The token's verified claims, from the cache while they are fresh."""

@@ -3,13 +3,15 @@
 Layer: plugin, over the store's `revoke_token` / `revoked_tokens` (table `revoked_tokens`,
 migration 0003). Loaded at start-up; a revocation made here is in the set before the API
 answers; revocations made by other worker processes arrive with the periodic re-read
-(AUTH_REVOCATION_REFRESH seconds).
+(AUTH_REVOCATION_REFRESH seconds). Either way `on_change` then ends the open connections (WebSocket,
+streams) of the tokens revoked (the gateway's `credential_watch.sweep`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("forge.auth")
 
@@ -19,6 +21,9 @@ class RevocationList:
         self.refresh_seconds = refresh_seconds
         self.jtis: frozenset[str] = frozenset()
         self.store = None
+        # Awaited when the list grows, here or read from the store: the gateway's sweep, which ends
+        # the open connections of the tokens just revoked.
+        self.on_change: Callable[[], Awaitable[object]] | None = None
 
     def __contains__(self, jti: object) -> bool:
         return jti in self.jtis
@@ -27,13 +32,25 @@ class RevocationList:
         """Read the list; merged with what is known, so a revocation made while it was being read
         is kept (revocations are never undone)."""
         self.store = store
-        self.jtis = self.jtis | {record["jti"] for record in await store.revoked_tokens()}
+        known = self.jtis
+        self.jtis = known | {record["jti"] for record in await store.revoked_tokens()}
+        if self.jtis != known:
+            await self._changed()
 
     async def revoke(self, jti: str, *, revoked_by: str | None, reason: str | None = None) -> dict:
         record = await self.store.revoke_token(jti, revoked_by=revoked_by, reason=reason)
         self.jtis = self.jtis | {jti}
         log.info("token %s revoked by %s", jti, revoked_by)
+        await self._changed()
         return record
+
+    async def _changed(self) -> None:
+        if self.on_change is None:
+            return
+        try:
+            await self.on_change()
+        except Exception:  # the revocation holds for every new request all the same
+            log.warning("could not end the connections of revoked tokens", exc_info=True)
 
     async def listing(self) -> list[dict]:
         return await self.store.revoked_tokens()

@@ -9,7 +9,9 @@ GET /sse (or /servers/{id}/sse) opens a session and a `text/event-stream`. Its f
 carries one JSON-RPC message and is answered 202 Accepted at once; the JSON-RPC response and every
 notification the server sends arrive on the stream as `message` events. An idle stream gets a
 comment every `keepalive` seconds. When the client drops the stream, its session is closed, its
-requests in flight are cancelled, and later POSTs naming it are answered 404.
+requests in flight are cancelled, and later POSTs naming it are answered 404. The same happens when
+the credential the stream was opened with is revoked or expires: it is re-checked periodically and
+on every POST (`forge.mcp.revalidation`), and the stream ends.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from forge.auth import AuthenticationFailed, NotAllowed, mcp_principal
 from forge.mcp import jsonrpc
 from forge.mcp.channel import Channel
 from forge.mcp.jsonrpc import INVALID_REQUEST, McpError
+from forge.mcp.revalidation import CREDENTIAL_GONE
 
 KEEPALIVE_SECONDS = 15.0
 SESSION_NOT_FOUND = -32001  # the code Streamable HTTP answers for an unknown session, too
@@ -96,6 +99,10 @@ class LegacySse:
                 )
             principal, server_id = await self._admit(scope, headers)
             channel = self._channel(scope, principal, server_id)
+            if not await self.gateway.credential_watch.holds(channel.connection.principal):
+                # The stream was opened with another credential of this principal, now revoked or expired.
+                await self.gateway.engine.sessions.end(channel.session.id, CREDENTIAL_GONE)
+                raise HttpError(404, SESSION_NOT_FOUND, f"Session not found: {CREDENTIAL_GONE}")
             if "application/json" not in headers.get("content-type", "application/json"):
                 raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: send application/json")
             message = await self._read_message(receive)

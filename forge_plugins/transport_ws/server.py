@@ -7,9 +7,11 @@ happens here.
 The handshake selects the subprotocol `mcp` when the client offers it. A socket is a session: it
 opens when the handshake is accepted and closes with the socket, cancelling its requests in flight.
 Answers, request-scoped notifications and the session's server-initiated messages go back as text
-frames. A frame that is not JSON-RPC is answered with a JSON-RPC error and the socket stays open;
-a frame over MAX_BODY_BYTES closes it with 1009. Pings are the ASGI server's business (Hypercorn
-answers them; `websocket_ping_interval` sends its own).
+frames. The credential the socket opened with is re-checked on every frame and periodically
+(`forge.mcp.revalidation`): once revoked or expired, the socket closes with 1008. A frame that is
+not JSON-RPC is answered with a JSON-RPC error and the socket stays open; a frame over
+MAX_BODY_BYTES closes it with 1009. Pings are the ASGI server's business (Hypercorn answers them;
+`websocket_ping_interval` sends its own).
 
 Credentials: the Authorization header, as on every transport. Browsers cannot set headers on a
 WebSocket, so a bearer token may instead be offered as a subprotocol `bearer.<token>` next to
@@ -31,6 +33,7 @@ from forge.contracts import Credentials
 from forge.mcp import jsonrpc
 from forge.mcp.channel import Channel
 from forge.mcp.jsonrpc import INVALID_REQUEST, McpError
+from forge.mcp.revalidation import CREDENTIAL_GONE
 
 SUBPROTOCOL = "mcp"
 TOKEN_SUBPROTOCOL = "bearer."
@@ -123,13 +126,19 @@ class WebSocketTransport:
             except McpError as failure:
                 channel.deliver(jsonrpc.error(None, failure))
                 continue
+            if not await self.gateway.credential_watch.holds(channel.connection.principal):
+                await socket.close(CLOSE_POLICY_VIOLATION, CREDENTIAL_GONE)
+                return
             await channel.receive(message)
 
     @staticmethod
     async def _write(channel: Channel, socket: Socket) -> None:
         while (message := await channel.next_message()) is not None:
             await socket.text(message)
-        await socket.close(CLOSE_GOING_AWAY, "session closed")  # the gateway is stopping
+        if channel.session.close_reason:  # the gateway ended it: its credential was revoked or expired
+            await socket.close(CLOSE_POLICY_VIOLATION, channel.session.close_reason)
+        else:
+            await socket.close(CLOSE_GOING_AWAY, "session closed")  # the gateway is stopping
 
     # --- the handshake ----------------------------------------------------------------------------
 

@@ -64,4 +64,4 @@ def with_server_meta(gateway, result: dict) -> dict:
 async def listen(gateway, params: dict, context):
     """Answer a `Subscription` the transport streams; it acknowledges first, then relays changes."""
     wanted = optional_object(params, "notifications")
-    return gateway.engine.subscriptions.open(context.request_id, wanted)
+    return gateway.engine.subscriptions.open(context.request_id, wanted, context.principal)

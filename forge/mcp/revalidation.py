@@ -1,0 +1,78 @@
+"""Long-lived MCP connections re-checked against their credential: revoked or expired ones end.
+
+Layer: protocol, over the `forge_credential_valid` hook; the gateway starts it, the transports and
+the auth plugin call it. A WebSocket, a legacy SSE stream, a Streamable HTTP session and a
+`subscriptions/listen` stream are authenticated once, when they open. Each of the first three is a
+session of the engine's registry (`forge.mcp.channel` opens one per WebSocket and SSE stream), a
+listen stream is a subscription of its hub, and each remembers its principal (a session also the
+one holding its GET stream, `Session.stream_principal`); so one sweep over those two collections
+reaches every long-lived connection, and ending one is what already ends it on shutdown: a closed
+session's streams stop (a WebSocket closes with 1008 and `CREDENTIAL_GONE` when its session
+records that reason), an ended subscription's stream stops. A Streamable HTTP session lives as long
+as the credential that opened it: a client moving to a new token gets 404 once the old one is
+revoked or expired, and initializes anew, as the MCP specification has it do.
+
+A sweep runs every AUTH_RECHECK_SECONDS (so an `exp` is noticed within that), and whenever a plugin
+calls `sweep()`: the auth plugin does after a revocation, made here or read from another worker.
+With no plugin implementing the hook, nothing is checked and no task runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from forge.contracts import Principal
+from forge.plugins import first_answer, implementations
+
+log = logging.getLogger("forge.auth")
+
+# Why a connection was ended: a WebSocket's close reason (at most 123 bytes), an HTTP error message.
+CREDENTIAL_GONE = "the credential of this connection is no longer valid (revoked or expired)"
+
+
+class CredentialWatch:
+    """Asks whether principals still hold, and ends the open connections of those that do not."""
+
+    def __init__(self, gateway):
+        self.gateway = gateway
+        self.hook = gateway.hook.forge_credential_valid
+        self.active = bool(implementations(self.hook))
+
+    async def holds(self, principal: Principal) -> bool:
+        """Whether the credential behind `principal` still holds (True when no plugin says otherwise)."""
+        if not self.active:
+            return True
+        return await first_answer(self.hook, gateway=self.gateway, principal=principal) is not False
+
+    async def sweep(self) -> int:
+        """Check every open session and listen stream now; end those whose credential no longer
+        holds. Answers how many were ended."""
+        if not self.active:
+            return 0
+        engine = self.gateway.engine
+        ended = 0
+        for session in engine.sessions:
+            held_by = (session.principal, session.stream_principal)
+            if not all([await self.holds(principal) for principal in held_by if principal is not None]):
+                ended += 1
+                try:  # closed here first; a shared one is then deleted from the shared store
+                    await engine.sessions.end(session.id, reason=CREDENTIAL_GONE)
+                except Exception:
+                    log.warning("could not drop session %s from the shared store", session.id, exc_info=True)
+        for subscription in engine.subscriptions:
+            if subscription.principal is not None and not await self.holds(subscription.principal):
+                ended += 1
+                engine.subscriptions.end(subscription)
+        if ended:
+            log.info("%d MCP connection(s) ended: their credential was revoked or has expired", ended)
+        return ended
+
+    async def sweep_periodically(self) -> None:
+        """Run as a task (the gateway starts it only when `active`): a sweep every AUTH_RECHECK_SECONDS."""
+        while True:
+            await asyncio.sleep(self.gateway.settings.auth_recheck_seconds)
+            try:
+                await self.sweep()
+            except Exception:  # a plugin failed answering: keep watching
+                log.exception("re-checking the credentials of open MCP connections failed")

@@ -288,3 +288,27 @@ async def test_a_session_stream_is_watched_under_the_token_that_opened_it(start_
         ada.ended["session stream"] = asyncio.create_task(read_to_end(response))
         await asyncio.to_thread(revoke, forge, jti)
         await ada.all_end()
+
+
+async def test_a_streamable_http_session_carried_on_by_a_newer_token_outlives_the_first(start_forge):
+    """A client refreshing its token keeps its session: revoking the token that opened it leaves
+    the session to the newer one; revoking that one too ends it."""
+    forge = start_forge(**GUARDED, auth_recheck_seconds=NEVER)
+    first, first_jti = issue(forge, "refresher")
+    second, second_jti = issue(forge, "refresher")
+    async with httpx.AsyncClient(base_url=forge.url, timeout=BOUND, headers=STREAM_HEADERS) as client:
+        opened = await client.post("/mcp", json=initialize(), headers=bearer(first))
+        assert opened.status_code == 200, opened.text
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": HANDSHAKE}
+
+        async def ping(token: str) -> httpx.Response:
+            return await client.post("/mcp", json=PING, headers={**session, **bearer(token)})
+
+        assert (await ping(second)).status_code == 200  # the session now lives on the second token
+        revoke(forge, first_jti)
+        answer = await ping(second)
+        assert answer.status_code == 200, answer.text
+        revoke(forge, second_jti)
+        assert (await ping(second)).status_code == 401
+        third, _ = issue(forge, "refresher")
+        assert (await ping(third)).status_code == 404  # ended with the token it last lived on

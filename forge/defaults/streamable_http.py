@@ -9,8 +9,8 @@ its MCP-Protocol-Version header) is served statelessly; `initialize` opens a han
 session whose id travels in Mcp-Session-Id. A POST is answered as JSON unless the request emits
 notifications first, in which case the answer switches to an SSE stream. GET opens a session's
 stream of server-initiated messages (resumable with Last-Event-ID); DELETE ends the session.
-A session ends when the credential that opened it, or the one holding its GET stream open, is
-revoked or expires, and a `subscriptions/listen` stream when its own does (`forge.mcp.revalidation`).
+A session ends when the credential of its latest request, or the one holding its GET stream open,
+is revoked or expires, and a `subscriptions/listen` stream when its own does (`forge.mcp.revalidation`).
 On /rpc, an error whose `data.retryAfter` is a number of seconds (a rate limit, see the limits
 plugin) is answered 429 with Retry-After; /mcp answers it 200, as MCP clients read JSON-RPC errors.
 """
@@ -206,6 +206,10 @@ class StreamableHttp:
         session = await self.engine.sessions.find(session_id, principal)
         if session is None or session.server_id != server_id:
             raise HttpError(404, -32001, "Session not found")
+        if session.renewable:
+            # The session lives on this request's credential now (a client refreshing its token
+            # keeps its session; the one it replaced may expire or be revoked).
+            session.principal = principal
         return session
 
     @staticmethod

@@ -8,9 +8,9 @@ listen stream is a subscription of its hub, and each remembers its principal (a 
 one holding its GET stream, `Session.stream_principal`); so one sweep over those two collections
 reaches every long-lived connection, and ending one is what already ends it on shutdown: a closed
 session's streams stop (a WebSocket closes with 1008 and `CREDENTIAL_GONE` when its session
-records that reason), an ended subscription's stream stops. A Streamable HTTP session lives as long
-as the credential that opened it: a client moving to a new token gets 404 once the old one is
-revoked or expired, and initializes anew, as the MCP specification has it do.
+records that reason), an ended subscription's stream stops. A Streamable HTTP session lives on the
+credential of its latest request (`Session.renewable`): a client that refreshes its token keeps its
+session, and one whose every token is revoked or expired gets 404 and initializes anew.
 
 A sweep runs every AUTH_RECHECK_SECONDS (so an `exp` is noticed within that), and whenever a plugin
 calls `sweep()`: the auth plugin does after a revocation, made here or read from another worker.

@@ -64,6 +64,10 @@ class Session:
     pending: dict[str, asyncio.Future] = field(default_factory=dict)
     asked: int = 0
     shared: bool = False  # kept in the shared store, so other processes can continue it
+    # Each request may carry it on with a newer credential of the same principal (a Streamable
+    # HTTP session, whose client refreshes its token); a WebSocket's or SSE stream's stays bound
+    # to the credential that opened it.
+    renewable: bool = False
     touched_at: float = field(default_factory=time.monotonic)  # its expiry last pushed back there
 
     def shared_state(self) -> dict:
@@ -125,7 +129,7 @@ class SessionRegistry:
         if time.monotonic() - self._swept_at > SWEEP_SECONDS:
             self._swept_at = time.monotonic()
             self.expire_idle(self.idle_seconds)
-        session = Session(id=secrets.token_hex(16), principal=principal, server_id=server_id)
+        session = Session(id=secrets.token_hex(16), principal=principal, server_id=server_id, renewable=shared)
         session.shared = shared and self.store is not None
         self._sessions[session.id] = session
         return session
@@ -143,7 +147,7 @@ class SessionRegistry:
         state = await self.store.load_session(session_id)
         if state is None or state.get("principal") != principal.name:
             return None
-        session = Session(id=session_id, principal=principal, server_id=state.get("server_id"), shared=True)
+        session = Session(id=session_id, principal=principal, server_id=state.get("server_id"), shared=True, renewable=True)
         session.adopt(state)
         self._sessions.setdefault(session_id, session)
         return self._sessions[session_id]

@@ -48,7 +48,11 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(
         "forge", min_length=1, description="Prefix of Forge's Redis keys and channel; one per gateway sharing a Redis."
     )
-    cache_ttl: int = Field(60, ge=0, description="Seconds a cached resource read stays fresh.")
+    cache_ttl: int = Field(
+        60, ge=0,
+        description="Seconds a cached resource read stays fresh: a local resource's rendering, and at most this long an "
+        "upstream's read that it marked cacheable (its ttlMs). 0 turns both off.",
+    )
     mcp_result_ttl_ms: int = Field(
         0,
         ge=0,

@@ -52,16 +52,26 @@ class CredentialWatch:
             return 0
         engine = self.gateway.engine
         ended = 0
+        # Sessions opened with one token share its principal: ask once a sweep for each (the
+        # principal is kept with its verdict, so its id cannot be reused meanwhile).
+        verdicts: dict[int, tuple[Principal, bool]] = {}
+
+        async def holds(principal: Principal) -> bool:
+            known = verdicts.get(id(principal))
+            if known is None:
+                known = verdicts[id(principal)] = (principal, await self.holds(principal))
+            return known[1]
+
         for session in engine.sessions:
             held_by = (session.principal, session.stream_principal)
-            if not all([await self.holds(principal) for principal in held_by if principal is not None]):
+            if not all([await holds(principal) for principal in held_by if principal is not None]):
                 ended += 1
                 try:  # closed here first; a shared one is then deleted from the shared store
                     await engine.sessions.end(session.id, reason=CREDENTIAL_GONE)
                 except Exception:
                     log.warning("could not drop session %s from the shared store", session.id, exc_info=True)
         for subscription in engine.subscriptions:
-            if subscription.principal is not None and not await self.holds(subscription.principal):
+            if subscription.principal is not None and not await holds(subscription.principal):
                 ended += 1
                 engine.subscriptions.end(subscription)
         if ended:

@@ -16,6 +16,10 @@ its own): `{"type": "entities", "changes": [[kind, id], ...]}` (re-read those en
 `{"type": "reload"}`, `{"type": "resource_updated", "uri": ...}`, `{"type": "session", "id": ...,
 "state": {...} | null}` (a session changed, or ended). A session's state is the key
 `{prefix}:session:{id}`, expiring when the session has been idle as long as the registry allows.
+
+Leases, for work that one process of the cluster should do, not all of them (the federation
+plugin's imports, health checks and syncs): `hold_lease(name, ttl)` takes or renews the key
+`{prefix}:lease:{name}`, holding this process's id, and answers whether this process holds it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -35,6 +41,29 @@ START_SECONDS = 10.0
 CONNECT_SECONDS = 2.0  # a Redis connection taking longer counts as Redis unreachable
 
 OnEvent = Callable[[dict], Awaitable[None]]
+
+# Take the lease if nobody holds it, renew it if we do (atomically: a holder whose lease expired
+# and was taken by another process must not extend the other's). KEYS[1]: the lease; ARGV: our
+# id, the ttl in milliseconds. Answers 1 when we hold it afterwards.
+HOLD_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+# Give the lease up, only if we hold it.
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 class ClusterUnavailable(Exception):
@@ -70,6 +99,20 @@ class Cluster:
     async def ping(self) -> None:
         """Raise when the shared channel cannot be reached; alone, there is none."""
 
+    async def hold_lease(self, name: str, ttl_seconds: float) -> bool:
+        """Take or renew the lease `name` for `ttl_seconds`; answer whether this process holds it.
+
+        For work one process of the cluster should do while the others stand by: call it again
+        well within `ttl_seconds` (every third of it, say) to keep the lease, and do the work only
+        while it answers True. A process that stops calling (it died, or hangs) loses the lease
+        when it expires, and the next process to ask gets it. Alone, this process always holds it;
+        while Redis is unreachable every process answers True: duplicated work beats none."""
+        return True
+
+    async def release_lease(self, name: str) -> None:
+        """Give the lease `name` up if this process holds it (at shutdown: the next process to
+        ask takes it at once instead of after its ttl). Alone, there is nothing to give up."""
+
 
 class RedisCluster(Cluster):
     """Processes sharing one Redis: events on one channel, session states as expiring keys."""
@@ -81,8 +124,12 @@ class RedisCluster(Cluster):
         self.prefix = prefix
         self.channel = f"{prefix}:events"
         self.sender = secrets.token_hex(8)
+        # What a lease key holds: unique to this process, and telling an operator whose it is.
+        self.holder = f"{socket.gethostname()}/{os.getpid()}/{self.sender}"
         self.redis = None
         self._listener: asyncio.Task | None = None
+        self._lease_scripts = None
+        self._leases_unreachable = False
 
     async def start(self, on_event: OnEvent) -> None:
         from redis import asyncio as aioredis  # the `redis` extra; only with CACHE_TYPE=redis
@@ -193,6 +240,46 @@ class RedisCluster(Cluster):
     async def ping(self) -> None:
         """Raise when Redis cannot be reached (what /ready reports)."""
         await self.redis.ping()
+
+    # --- leases ---
+
+    def _lease_key(self, name: str) -> str:
+        return f"{self.prefix}:lease:{name}"
+
+    def _scripts(self):
+        """The lease scripts, loaded into Redis on first use (redis-py runs them by digest)."""
+        if self._lease_scripts is None:
+            register = self.redis.register_script
+            self._lease_scripts = (register(HOLD_LEASE), register(RELEASE_LEASE))
+        return self._lease_scripts
+
+    async def hold_lease(self, name: str, ttl_seconds: float) -> bool:
+        hold, _ = self._scripts()
+        ttl_ms = max(1, int(ttl_seconds * 1000))
+        try:
+            async with asyncio.timeout(CONNECT_SECONDS):  # a Redis that hangs is one that is down
+                held = await hold(keys=[self._lease_key(name)], args=[self.holder, ttl_ms])
+        except Exception as error:  # noqa: BLE001 - Redis unreachable: every process does the work
+            if not self._leases_unreachable:  # once per outage
+                log.warning(
+                    "could not reach Redis for the lease %r (%s): this process does that work too "
+                    "until it is back", name, error,
+                )
+            self._leases_unreachable = True
+            return True
+        if self._leases_unreachable:
+            log.warning("Redis back: the lease %r is shared again", name)
+            self._leases_unreachable = False
+        return bool(held)
+
+    async def release_lease(self, name: str) -> None:
+        if self._lease_scripts is None:
+            return  # never asked for one
+        _, release = self._scripts()
+        try:
+            await release(keys=[self._lease_key(name)], args=[self.holder])
+        except Exception as error:  # noqa: BLE001 - the lease expires on its own
+            log.warning("could not give up the lease %r in Redis: %s", name, error)
 
 
 def cluster_for(settings) -> Cluster:

@@ -24,9 +24,11 @@ Design (see the modules for each part):
   catalog hides an unhealthy or disabled gateway's entities).
 - Pinning: an imported tool is served as approved; a definition changed upstream waits for an
   administrator (`pinning`; `pinning_api`: GET /federation/changes, POST /tools/{id}/approve).
+- Many processes (workers, replicas on one database and Redis): each connects to every upstream,
+  one leads the imports, health checks and syncs (`leadership`, over the kernel's lease).
 
 Hooks: `forge_settings_sections` (FEDERATION_HEALTH_INTERVAL, FEDERATION_BREAKER_*,
-FEDERATION_INSTANCE_ID), `forge_tool_adapters` ("MCP"), `forge_upstream_connectors`
+FEDERATION_LEADER_LEASE, FEDERATION_INSTANCE_ID), `forge_tool_adapters` ("MCP"), `forge_upstream_connectors`
 (streamable_http, sse, stdio; "websocket" comes from the transport_ws plugin), `forge_startup`/`forge_shutdown`, `forge_after_entity_write`
 (gateways), `forge_blueprints` (the pinning review), `forge_admin_panels` ("Federation"). With FEDERATION_ENABLED=false it contributes
 nothing but its settings section. Peer discovery (FEDERATION_DISCOVERY, zeroconf) is not

@@ -7,6 +7,15 @@ learns on the gateway row (state "healthy"/"unhealthy", last_seen, last_error, l
 the entities of a gateway that is disabled or unhealthy, so a rebuilt catalog announces them
 leaving and coming back. Two loops run: health checks every FEDERATION_HEALTH_INTERVAL, and a
 full re-import every FEDERATION_SYNC_INTERVAL (besides the upstream's own list_changed).
+
+Several processes on one database and Redis (`leadership`): every process connects to every
+enabled gateway (it forwards its own clients' calls) and keeps those connections in step with the
+gateway rows of its catalog, wherever they were written; only the leader imports, writes health
+and registers peers. A follower whose connection drops reconnects as the leader would, keeping
+the error to itself (calls through it fail naming it) and leaving the row to the leader. The one
+exception: the process answering POST/PUT /gateways does that gateway's first connection and
+import itself, leader or not, so the answer reflects them; the leader's own import, when it
+connects, then finds nothing left to change.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from forge.store.repository import Conflict, NotFound
 from forge_plugins.federation.connectors import Connectors
 from forge_plugins.federation.forwarding import FederationAdapter
 from forge_plugins.federation.importer import ALL, Import
+from forge_plugins.federation.leadership import Leadership
 from forge_plugins.federation.pinning import Pinning
 from forge_plugins.federation.settings import instance_id, settings_of
 from forge_plugins.federation.upstream import NoConnector, Upstream, UpstreamFailure
@@ -34,6 +44,9 @@ from forge_plugins.federation.wire import INSTANCE_META, client_info
 log = logging.getLogger("forge.federation")
 # A change to one of these reconnects a gateway; a change to its name or prefix re-imports it.
 CONNECTION_FIELDS = ("url", "transport", "headers")
+NAMING_FIELDS = ("name", "prefix")
+# What this plugin writes on a gateway row (the rest comes from the API).
+OBSERVED_FIELDS = ("state", "last_seen", "last_error", "latency_ms", "capabilities")
 
 
 class Federation:
@@ -48,6 +61,8 @@ class Federation:
         self.adapter = FederationAdapter(self)
         self.upstreams: dict[str, Upstream] = {}
         self._loops: list[asyncio.Task] = []
+        self._catching_up: set[asyncio.Task] = set()  # a new leader's checks and syncs, off its loop
+        self.leadership = Leadership(gateway.cluster, self.settings.leader_lease)  # replaced at start
         self.writing = write_lock(gateway)  # imports (and pinning decisions) write one at a time
         self.pinning = (
             Pinning(on_change=self.settings.on_tool_change, require_approval=self.settings.require_approval)
@@ -57,14 +72,26 @@ class Federation:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
+    @property
+    def leading(self) -> bool:
+        """Whether this process imports, records health and syncs (always, alone)."""
+        return self.leadership.leading
+
     async def start(self) -> None:
         self.gateway.server_meta[INSTANCE_META] = self.instance_id
-        await self._register_peers()
+        # The cluster is the gateway's from `configure` on; this object may be older.
+        self.leadership = Leadership(self.gateway.cluster, self.settings.leader_lease)
+        if self.gateway.cluster.shared:
+            await self.leadership.elect()  # the first process up leads from the start
+        if self.leading:
+            await self._register_peers()
         records, _ = await self.gateway.store.list("gateways", offset=0, limit=ALL)
         for record in records:
             if record["enabled"]:
                 self._open(record)  # in the background: start-up never waits on an upstream
-        self._loops = [
+        if self.gateway.cluster.shared:
+            self._loops.append(asyncio.create_task(self._lead(), name="federation:leader"))
+        self._loops += [
             asyncio.create_task(
                 self._every(self.settings.health_interval, self._check_all), name="federation:health"
             ),
@@ -75,9 +102,12 @@ class Federation:
         ]
 
     async def stop(self) -> None:
-        for task in self._loops:
+        tasks = [*self._loops, *self._catching_up]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loops.clear()
+        await self.leadership.release()
         await asyncio.gather(
             *(upstream.stop() for upstream in self.upstreams.values()), return_exceptions=True
         )
@@ -95,8 +125,74 @@ class Federation:
         await asyncio.gather(*(upstream.check() for upstream in list(self.upstreams.values())))
 
     async def _sync_all(self) -> None:
+        if not self.leading:
+            return  # the leader's sync reaches this process's catalog through the cluster
         for upstream in list(self.upstreams.values()):
             await upstream.sync()
+
+    # --- many processes: one leads ---------------------------------------------------------------
+
+    async def _lead(self) -> None:
+        """Renew (or try to take) the lease every third of it, and follow the gateway rows.
+        Nothing slow runs in this loop (an upstream's answer can take FEDERATION_TIMEOUT, longer
+        than the lease): a new leader catches up in a task of its own."""
+        while True:
+            await asyncio.sleep(self.leadership.renew_seconds)
+            try:
+                if await self.leadership.elect():
+                    self._in_background(self._take_over())
+                else:
+                    await self._follow(self.gateway.catalog.entities["gateways"])
+            except Exception:
+                log.exception("federation: leading or following failed")
+
+    async def _take_over(self) -> None:
+        """This process has just become the leader: catch up on what nobody did while the lease
+        was free. Rows are read afresh (this process's copies hold what it saw, not what the last
+        leader wrote), then every upstream is checked and synced at once."""
+        try:
+            await self._register_peers()
+            records, _ = await self.gateway.store.list("gateways", offset=0, limit=ALL)
+            await self._follow({record["id"]: record for record in records}, refresh=True)
+            await self._check_all()
+            await self._sync_all()
+        except Exception:
+            log.exception("federation: catching up as the new leader failed")
+
+    async def _follow(self, records: Mapping[str, Mapping[str, Any]], *, refresh: bool = False) -> None:
+        """Keep this process's upstreams in step with the gateway rows (`records` by id), which
+        another process may have written: open new ones, stop deleted or disabled ones, reconnect
+        changed ones, take their other changes (a new name or prefix). What this process observed
+        of each (state, last error...) stays its own unless `refresh`: a new leader takes the rows'
+        as they are, so that it then writes whatever differs from them."""
+        for record_id in list(self.upstreams):
+            record = records.get(record_id)
+            if record is None or not record["enabled"]:
+                gone = self.upstreams.pop(record_id, None)  # None: the API's own hook stopped it meanwhile
+                if gone is not None:
+                    await gone.stop()
+        for record_id, record in records.items():
+            if not record["enabled"]:
+                continue
+            current = self.upstreams.get(record_id)
+            if current is None:
+                self._open(record)
+            elif any(current.record.get(key) != record.get(key) for key in CONNECTION_FIELDS):
+                await self.upstreams.pop(record_id).stop()
+                self._open(record)
+            elif refresh:
+                current.record = dict(record)
+            else:
+                renamed = any(current.record.get(key) != record.get(key) for key in NAMING_FIELDS)
+                given = {key: value for key, value in record.items() if key not in OBSERVED_FIELDS}
+                current.record.update(given)
+                if renamed and self.leading:  # renamed through another process: keep the names it chose
+                    self._in_background(current.sync())
+
+    def _in_background(self, work) -> None:
+        task = asyncio.create_task(work)
+        self._catching_up.add(task)
+        task.add_done_callback(self._catching_up.discard)
 
     # --- gateway records written through the API ------------------------------------------------
 
@@ -110,17 +206,20 @@ class Federation:
             if current is not None:
                 await self.upstreams.pop(record_id).stop()
             return
-        if current is not None and all(before.get(key) == after.get(key) for key in CONNECTION_FIELDS):
+        unchanged = before is not None and all(before.get(key) == after.get(key) for key in CONNECTION_FIELDS)
+        if current is not None and unchanged:
             current.record = dict(after)
-            if (before.get("name"), before.get("prefix")) != (after.get("name"), after.get("prefix")):
+            if any(before.get(key) != after.get(key) for key in NAMING_FIELDS):
                 await current.sync()
             return
         if current is not None:
             await self.upstreams.pop(record_id).stop()
-        await self._open(after).first_attempt(self.timeout + 5)
+        # This process answers the request: it records the first attempt, leader or not.
+        await self._open(after, answering=True).first_attempt(self.timeout + 5)
 
-    def _open(self, record: Mapping[str, Any]) -> Upstream:
+    def _open(self, record: Mapping[str, Any], *, answering: bool = False) -> Upstream:
         upstream = Upstream(self, record)
+        upstream.answering = answering
         self.upstreams[record["id"]] = upstream
         upstream.start()
         return upstream
@@ -142,8 +241,15 @@ class Federation:
 
     # --- what happens to an upstream ------------------------------------------------------------
 
+    def writes_for(self, upstream: Upstream) -> bool:
+        """Whether this process writes what it learns of `upstream`: the leader does, and so does
+        the process answering the API request that opened it, for that first attempt."""
+        return self.leading or upstream.answering
+
     async def connected(self, upstream: Upstream, latency_ms: float) -> None:
         upstream.breaker.succeeded()
+        if not self.writes_for(upstream):
+            return  # a follower: the leader imports, and this catalog follows its writes
         session = upstream.session
         server = session.server
         meta = server.get("_meta") if isinstance(server.get("_meta"), Mapping) else {}
@@ -196,6 +302,8 @@ class Federation:
         if not changes:
             return False
         upstream.record.update(changes)
+        if not self.writes_for(upstream):
+            return False  # a follower keeps what it saw (calls name its error); the row is the leader's
         try:
             await self.gateway.store.update("gateways", upstream.id, changes)
         except NotFound:
@@ -217,7 +325,7 @@ class Federation:
             name = peer_name(url)
             for attempt in range(1, 100):
                 with contextlib.suppress(Conflict):
-                    await self.gateway.store.create(
+                    created = await self.gateway.store.create(
                         "gateways",
                         {
                             "name": name if attempt == 1 else f"{name}-{attempt}",
@@ -226,6 +334,8 @@ class Federation:
                             "description": "peer gateway (FEDERATION_PEERS)",
                         },
                     )
+                    # In the catalogs (this one and the other processes'), which `_follow` keeps to.
+                    await self.gateway.apply_catalog_changes([("gateways", created["id"], created)])
                     break
             known.add(url)
 

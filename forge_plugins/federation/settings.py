@@ -40,6 +40,12 @@ class FederationSettings(BaseSettings):
     require_approval: bool = Field(
         False, description="Withhold newly imported tools until an administrator approves them."
     )
+    leader_lease: float = Field(
+        15.0,
+        gt=0,
+        description="With CACHE_TYPE=redis, seconds one process leads the imports, health checks "
+        "and syncs unrenewed (renewed every third of it): how soon another takes over when it dies.",
+    )
     instance_id: str = Field(
         "",
         description="This gateway's identity among peers (loop detection); empty: derived from host and database.",

@@ -44,6 +44,9 @@ class Upstream:
         self.timeout = federation.timeout
         self._task: asyncio.Task | None = None
         self._attempted = asyncio.Event()
+        # Set by the federation when this process answers the API request that opened this
+        # gateway: its first attempt is recorded here even on a follower (`Federation.writes_for`).
+        self.answering = False
         self._reconnect = asyncio.Event()
         self.sync_lock = asyncio.Lock()
         self._background: set[asyncio.Task] = set()
@@ -88,23 +91,27 @@ class Upstream:
                     self.session = session
                     delay = 1.0
                     await self.federation.connected(self, (time.perf_counter() - started) * 1000)
-                    self._attempted.set()
+                    self._attempt_over()
                     error = await self._watch(session)
             except asyncio.CancelledError:
                 raise
             except (SelfLoop, NoConnector) as permanent:
                 self.session = None
                 await self.federation.lost(self, str(permanent))
-                self._attempted.set()
+                self._attempt_over()
                 return  # retrying cannot help
             except Exception as failure:  # any failure to connect or import: recorded, then retried
                 log.debug("gateway %r: connection failed", self.name, exc_info=True)
                 error = failure
             self.session = None
             await self.federation.lost(self, describe(error))
-            self._attempted.set()
+            self._attempt_over()
             await asyncio.sleep(delay)
             delay = min(delay * 2, max(1.0, self.federation.settings.health_interval))
+
+    def _attempt_over(self) -> None:
+        self.answering = False
+        self._attempted.set()
 
     async def _watch(self, session) -> BaseException:
         """Run until the connection ends or a failed health check asks for a new one."""
@@ -130,7 +137,7 @@ class Upstream:
             uri = (message.get("params") or {}).get("uri")
             if isinstance(uri, str):
                 self._spawn(self.federation.gateway.resource_updated(uri))
-        elif method in LIST_CHANGED:
+        elif method in LIST_CHANGED and self.federation.leading:  # followers hear of the leader's sync
             self._spawn(self.sync(announce={LIST_CHANGED[method]}))
 
     def _spawn(self, work) -> None:

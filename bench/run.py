@@ -4,14 +4,16 @@
 
 Starts three kinds of process and never asserts a time (the machine may be shared and noisy):
 Forge (`forge serve`, SQLite in a temporary folder, AUTH_REQUIRED=false) pinned to the first
-core; a raw-ASGI echo server under uvicorn (`bench/echo.py`) as the REST tool's upstream, and
-the load generator (`bench/loadgen.py`, a tiny asyncio HTTP/1.1 client), both on the second
-core, so Forge has a core to itself. It prints:
+core; a raw-ASGI echo server under uvicorn (`bench/echo.py`) as the upstream of both tools, a
+REST tool and an MCP one (its /mcp endpoint, registered as a gateway whose `echo` Forge imports
+as `mcp.echo`), and the load generator (`bench/loadgen.py`, a tiny asyncio HTTP/1.1 client), both
+on the second core, so Forge has a core to itself. It prints:
 
-(a) tools/call throughput and p50/p99 latency at concurrency 1, 32 and 256, through Forge's /rpc
-    (plain JSON-RPC) and /mcp (the stateless 2026-07-28 envelope), against the same client
-    calling the echo upstream directly: the direct rows are also the ceiling of the load
-    generator, so a reader sees it is not what limits Forge.
+(a) tools/call throughput and p50/p99 latency at concurrency 1, 32 and 256: the REST tool through
+    Forge's /rpc (plain JSON-RPC) and /mcp (the stateless 2026-07-28 envelope), against the same
+    client calling the echo upstream directly; and the MCP tool through /rpc, against the same
+    client posting to the MCP echo the very request Forge sends it. The direct rows are also the
+    ceiling of the load generator, so a reader sees it is not what limits Forge.
 (b) tools/list with 10, 1,000 and N (10,000) registered tools: the first page (500 tools at
     most) and a walk of every page. Tools past the first ten are bulk-inserted into the
     database; five more are then created through the REST API, which brings them live (each
@@ -55,6 +57,17 @@ MODERN = "2026-07-28"
 ARGUMENTS = {"text": "hello"}
 API_WRITES_PER_STEP = 5
 LEVELS = (1, 32, 256)  # tools/call concurrency
+# The MCP echo (POST /mcp of bench/echo.py) as a gateway; Forge imports its tool `echo` under the
+# name "<prefix>.<upstream name>".
+MCP_GATEWAY = {"name": "echo_mcp", "transport": "streamable_http", "prefix": "mcp"}
+MCP_TOOL = "mcp.echo"
+IMPORT_TIMEOUT = 60.0  # seconds for Forge to import and serve the MCP echo's tool
+# (a)'s rows: each one's label, and the direct row it is compared with (None: it is a direct row).
+DIRECT_REST, DIRECT_MCP = "direct to echo", "direct to MCP echo"
+BASELINES = {
+    DIRECT_REST: None, "Forge /rpc": DIRECT_REST, "Forge /mcp 2026-07-28": DIRECT_REST,
+    DIRECT_MCP: None, "Forge /rpc (MCP upstream)": DIRECT_MCP,
+}
 
 
 @dataclass(frozen=True)
@@ -110,9 +123,13 @@ class Api:
         self.port = port
 
     def post(self, path: str, payload: dict) -> tuple[int, dict]:
+        return self.request("POST", path, payload)
+
+    def request(self, method: str, path: str, payload: dict | None = None) -> tuple[int, dict]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+        headers = {"content-type": "application/json", "accept": "application/json"}
         try:
-            connection.request("POST", path, json.dumps(payload), {"content-type": "application/json"})
+            connection.request(method, path, None if payload is None else json.dumps(payload), headers)
             response = connection.getresponse()
             body = response.read()
         finally:
@@ -179,17 +196,45 @@ def modern(method: str, params: dict, name: str | None = None) -> tuple[dict, di
     return headers, rpc_body(method, {**params, "_meta": meta})
 
 
-def call_targets(echo_port: int, forge_port: int) -> list[tuple[str, dict]]:
+def as_federation_sends(method: str, params: dict, name: str | None = None) -> tuple[dict, dict]:
+    """(headers, body) of the request Forge's federation sends a 2026-07-28 upstream for a /rpc
+    client's call: its routing headers, and a `_meta` naming Forge (federation) with the client's
+    capabilities (none) and log level (a client that set none hears everything: "debug")."""
+    from forge import __version__
+
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": MODERN, "Mcp-Method": method}
+    if name is not None:
+        headers["Mcp-Name"] = name
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientInfo": {"name": "Forge (federation)", "version": __version__},
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/logLevel": "debug",
+    }
+    return headers, rpc_body(method, {**params, "_meta": meta})
+
+
+def call_targets(echo_port: int, forge_port: int) -> dict[str, dict]:
+    """(a)'s rows by label (in `BASELINES`' order): the load generator's target of each."""
     call = {"name": "echo", "arguments": ARGUMENTS}
     headers, body = modern("tools/call", call, "echo")
-    return [
-        ("direct to echo", {"port": echo_port, "path": "/echo", "body": ARGUMENTS, "expect": '"echo":'}),
-        ("Forge /rpc", {
+    upstream_headers, upstream_body = as_federation_sends("tools/call", call, "echo")
+    return {
+        DIRECT_REST: {"port": echo_port, "path": "/echo", "body": ARGUMENTS, "expect": '"echo":'},
+        "Forge /rpc": {
             "port": forge_port, "path": "/rpc", "headers": {"Accept": "application/json"},
             "body": rpc_body("tools/call", call), "expect": '"isError":false',
-        }),
-        ("Forge /mcp 2026-07-28", {"port": forge_port, "path": "/mcp", "headers": headers, "body": body, "expect": '"isError":false'}),
-    ]
+        },
+        "Forge /mcp 2026-07-28": {"port": forge_port, "path": "/mcp", "headers": headers, "body": body, "expect": '"isError":false'},
+        DIRECT_MCP: {
+            "port": echo_port, "path": "/mcp", "headers": upstream_headers, "body": upstream_body,
+            "expect": '"isError":false',
+        },
+        "Forge /rpc (MCP upstream)": {
+            "port": forge_port, "path": "/rpc", "headers": {"Accept": "application/json"},
+            "body": rpc_body("tools/call", {**call, "name": MCP_TOOL}), "expect": '"isError":false',
+        },
+    }
 
 
 class Bench:
@@ -203,6 +248,8 @@ class Bench:
         self.forge_core, self.client_core = (usable[0], usable[1]) if len(usable) >= 2 else (None, None)
         self.echo_port, self.forge_port = free_port(), free_port()
         self.echo_url = f"http://127.0.0.1:{self.echo_port}/echo"
+        self.mcp_echo_url = f"http://127.0.0.1:{self.echo_port}/mcp"
+        self.gateway_id: str | None = None
         self.database = folder / "bench.db"
         self.forge: subprocess.Popen | None = None
         self.echo: subprocess.Popen | None = None
@@ -250,7 +297,7 @@ class Bench:
             result[f"{name}_cpu_ms"] = spent[name] / count * 1000 if count else float("nan")
             result[f"{name}_busy"] = spent[name] / result["elapsed"] * 100 if result["elapsed"] else float("nan")
         if result["errors"]:
-            self.notes.append(f"{target['path']} c={concurrency}: {result['errors']} errors, first: {result['first_error']}")
+            self.notes.append(f"{label or target['path']} c={concurrency}: {result['errors']} errors, first: {result['first_error']}")
         return result
 
     def _profile(self, name: str) -> subprocess.Popen | None:
@@ -285,6 +332,41 @@ class Bench:
 
     # --- the catalog ---
 
+    def register_mcp_echo(self, timeout: float = IMPORT_TIMEOUT) -> float:
+        """Register the MCP echo as a gateway and wait until Forge serves its tool; answer the seconds."""
+        started = time.perf_counter()
+        status, body = self.api.post("/gateways", {**MCP_GATEWAY, "url": self.mcp_echo_url})
+        if status != 201:
+            raise RuntimeError(f"POST /gateways answered {status}: {body}")
+        self.gateway_id = body["id"]
+        self.wait_for_mcp_tool(timeout)
+        return time.perf_counter() - started
+
+    def wait_for_mcp_tool(self, timeout: float = IMPORT_TIMEOUT) -> None:
+        """Poll, for at most `timeout` seconds, until the imported tool is listed and a tools/call of
+        it through /rpc answers (after a restart too: Forge reconnects its gateways at start-up,
+        and the catalog hides an unconnected gateway's tools)."""
+        call = rpc_body("tools/call", {"name": MCP_TOOL, "arguments": ARGUMENTS})
+        deadline = time.monotonic() + timeout
+        last = "nothing asked yet"
+        while time.monotonic() < deadline:
+            status, listed = self.api.request("GET", f"/tools?gateway_id={self.gateway_id}")
+            names = [tool.get("name") for tool in listed.get("items") or ()] if status == 200 else []
+            if MCP_TOOL not in names:
+                last = f"GET /tools?gateway_id=... answered {status}, tools {names}"
+            else:
+                status, answer = self.api.post("/rpc", call)
+                if status == 200 and (answer.get("result") or {}).get("isError") is False:
+                    return
+                last = f"tools/call of {MCP_TOOL!r} answered {status}: {json.dumps(answer)[:300]}"
+            time.sleep(0.2)
+        _, gateway = self.api.request("GET", f"/gateways/{self.gateway_id}")
+        raise RuntimeError(
+            f"Forge did not serve the MCP echo's tool {MCP_TOOL!r} within {timeout:g} s: gateway "
+            f"{MCP_GATEWAY['name']!r} at {self.mcp_echo_url} is {gateway.get('state')!r} "
+            f"(last error: {gateway.get('last_error')}); last seen: {last}"
+        )
+
     def register_through_api(self, count: int) -> list[float]:
         seconds = []
         for _ in range(count):
@@ -302,6 +384,7 @@ class Bench:
             self.stop_forge()
             inserted = bulk_insert(self.database, tools)
             restart = self.start_forge()
+            self.wait_for_mcp_tool()  # the imported tool counts in the lists (b) walks
         else:
             inserted = 0.0
         self.tool_count += bulk
@@ -348,14 +431,15 @@ def run(plan: Plan, folder: Path) -> list[str]:
         started_in = bench.start()
         memory = {"at start, empty catalog": bench.idle_memory()}
         writes = {"first": bench.api.create_tool({**ECHO_TOOL, "url": bench.echo_url}) * 1000}
-        bench.tool_count = 1
-        writes["small"] = [seconds * 1000 for seconds in bench.register_through_api(plan.sizes[0] - 1)]
+        writes["gateway"] = bench.register_mcp_echo() * 1000
+        bench.tool_count = 2  # the REST echo and the imported MCP one
+        writes["small"] = [seconds * 1000 for seconds in bench.register_through_api(plan.sizes[0] - 2)]
         out += [f"start   : Forge answered /health {started_in:.2f} s after `forge serve` began",
                 f"plugins : {loaded_plugins(bench.database, bench.folder)}", ""]
 
         calls = {}  # (a)
         for concurrency in LEVELS:
-            for label, target in call_targets(bench.echo_port, bench.forge_port):
+            for label, target in call_targets(bench.echo_port, bench.forge_port).items():
                 calls[label, concurrency] = bench.load(target, concurrency, label)
         memory[f"after the tools/call runs, {plan.sizes[0]} tools"] = bench.idle_memory()
         out += report_calls(calls)
@@ -369,7 +453,7 @@ def run(plan: Plan, folder: Path) -> list[str]:
                 growth[size] = bench.grow_catalog(size)
                 memory[f"{size:,} tools"] = bench.idle_memory()
             lists[size] = (bench.load(first_page, 1), bench.walk("tools/list", "tools"))
-        mcp_call = call_targets(bench.echo_port, bench.forge_port)[2][1]
+        mcp_call = call_targets(bench.echo_port, bench.forge_port)["Forge /mcp 2026-07-28"]
         call_at_top = bench.load(mcp_call, 32)
         out += report_lists(lists, calls["Forge /mcp 2026-07-28", 32], call_at_top)
         out += report_registration(writes, growth)
@@ -401,11 +485,13 @@ def compare_phase(bench: Bench, plan: Plan, forge_rpc: dict) -> list[str]:
 
 
 def report_calls(calls: dict) -> list[str]:
-    out = ["(a) tools/call of a REST tool whose upstream is the loopback echo server, vs the same client calling the echo"]
+    out = ["(a) tools/call of a REST tool and of an MCP tool (imported from a gateway) whose upstream is the loopback",
+           "    echo server, each vs the same client calling its upstream directly (x direct and +p50 against that row)"]
     rows = []
     for (label, concurrency), result in calls.items():
-        direct = calls["direct to echo", concurrency]
-        through_forge = label != "direct to echo"
+        baseline = BASELINES[label]
+        through_forge = baseline is not None
+        direct = calls[baseline, concurrency] if through_forge else result
         rows.append([
             label, str(concurrency), number(result["rps"], 0), number(result["p50_ms"], 3), number(result["p99_ms"], 3),
             number(result["rps"] / direct["rps"], 3) if through_forge else "1",
@@ -419,14 +505,17 @@ def report_calls(calls: dict) -> list[str]:
          "echo CPU ms/call", "client CPU us/call", "errors"],
         rows,
     )
-    best = max(result["rps"] for (label, _), result in calls.items() if label != "direct to echo")
-    ceiling = max(calls["direct to echo", 1]["rps"], calls["direct to echo", 32]["rps"])
+    best = max(result["rps"] for (label, _), result in calls.items() if BASELINES[label] is not None)
+    ceiling = max(calls[DIRECT_REST, 1]["rps"], calls[DIRECT_REST, 32]["rps"])
     out += [
         f"The direct rows are the load generator's own ceiling (client and echo sharing one core): {ceiling:,.0f} calls/s,",
         f"{ceiling / best:.1f}x Forge's best, so the client does not limit Forge. Forge core % near 100 means Forge was",
         "CPU-bound on its core; CPU ms/call is Forge's own CPU time per call (less sensitive to a noisy machine).",
+        f"The MCP tool is {MCP_TOOL!r}, imported from the echo's /mcp (2026-07-28, stateless); {DIRECT_MCP!r} posts it",
+        "the request Forge's federation sends for each call (its routing headers and _meta), so the MCP rows' x direct",
+        "and +p50 are what federation adds.",
     ]
-    starved = [result["forge_busy"] for (label, concurrency), result in calls.items() if label != "direct to echo" and concurrency > 1]
+    starved = [result["forge_busy"] for (label, concurrency), result in calls.items() if BASELINES[label] is not None and concurrency > 1]
     if starved and min(starved) < 80:
         out.append(
             f"Note: at c=32 Forge had only {min(starved):.0f}% of its core: other processes shared it, so calls/s and "
@@ -486,10 +575,11 @@ def report_registration(writes: dict, growth: dict) -> list[str]:
            "are read at start-up, so Forge is restarted after each bulk insert)"]
     rows = [
         ["1 by POST /tools", "0 -> 1", number(writes["first"], 1), number(writes["first"], 0)],
-        [f"{len(writes['small'])} by POST /tools", f"1 -> {1 + len(writes['small'])}",
+        ["1 by POST /gateways (imported)", "1 -> 2", number(writes["gateway"], 1), number(writes["gateway"], 0)],
+        [f"{len(writes['small'])} by POST /tools", f"2 -> {2 + len(writes['small'])}",
          number(statistics.median(writes["small"]), 1), number(sum(writes["small"]), 0)],
     ]
-    before = 1 + len(writes["small"])
+    before = 2 + len(writes["small"])
     for size, step in growth.items():
         bulk_to = before + step["bulk"]
         rows.append([f"{step['bulk']:,} by bulk SQL insert", f"{before:,} -> {bulk_to:,}", "-", number(step["bulk_s"] * 1000, 0)])
@@ -498,7 +588,7 @@ def report_registration(writes: dict, growth: dict) -> list[str]:
                      number(statistics.median(step["api_ms"]), 1), number(sum(step["api_ms"]), 0)])
         before = size
     out += table(["tools added", "catalog", "median ms per API write", "total ms"], rows)
-    total = writes["first"] + sum(writes["small"]) + sum(step["bulk_s"] * 1000 + sum(step["api_ms"]) for step in growth.values())
+    total = writes["first"] + writes["gateway"] + sum(writes["small"]) + sum(step["bulk_s"] * 1000 + sum(step["api_ms"]) for step in growth.values())
     out.append(
         f"All {before:,} tools registered in {total / 1000:.2f} s (restarts left out). An API write costs the same with "
         "10 or 10,000 tools: it patches the catalog, it does not re-read it."

@@ -272,9 +272,10 @@ async def test_httpx_connects_to_the_address_it_checked_and_redirects_are_checke
 
 
 async def test_a_federated_http_upstream_at_a_refused_address_is_unavailable(recorder):
-    policy = OutboundPolicy(getaddrinfo=stub_getaddrinfo)
-    session = HttpSession("http://private.test/mcp", {}, info={"name": "t", "version": "1"}, timeout=5, policy=policy)
-    record_under(session.client._transport, recorder, httpcore.ConnectError)
+    session = HttpSession(
+        "http://private.test/mcp", {}, info={"name": "t", "version": "1"}, timeout=5, policy=OutboundPolicy(),
+        resolver=StubResolver(), connector={"socket_factory": recorder.socket_factory},
+    )
     try:
         with pytest.raises(UpstreamUnavailable, match=r"private\.test \(10\.0\.0\.5\).*OUTBOUND_ALLOW"):
             await session.request("ping", {}, timeout=5)

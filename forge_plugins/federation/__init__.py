@@ -9,7 +9,7 @@ imported through the adapter of integration type "MCP", forwarding each call ups
 Design (see the modules for each part):
 
 - Upstream sessions. Forge speaks the stateless 2026-07-28 revision to every upstream that
-  supports it. Over HTTP (`http_session`) that is one pooled httpx client per upstream and one POST
+  supports it. Over HTTP (`http_session`) that is one pooled aiohttp client per upstream and one POST
   per request, carrying the downstream client's own capabilities, log level and progressToken in
   its `_meta`; the answer stream of that POST belongs to that request alone, so progress and log
   notifications are relayed to the right client with no bookkeeping, and sampling, elicitation and

@@ -7,7 +7,7 @@ below `upstream` (which holds one connection per gateway and reconnects it).
 Each connector is `connect(gateway_record)`, answering an async context manager that yields an
 open `forge.contracts.UpstreamSession` and closes it on exit:
 
-- streamable_http: the 2026-07-28 revision with httpx (`HttpSession`); an upstream whose
+- streamable_http: the 2026-07-28 revision with aiohttp (`HttpSession`); an upstream whose
   server/discover fails is spoken to in the handshake era through the SDK's transport.
 - sse: the 2024-11-05 HTTP+SSE transport (SDK `sse_client`).
 - stdio: `url` is a command line (`python server.py stdio`), split like a shell would; the SDK

@@ -1,21 +1,24 @@
-"""An upstream spoken to in the stateless 2026-07-28 revision over HTTP, with httpx.
+"""An upstream spoken to in the stateless 2026-07-28 revision over HTTP, with aiohttp.
 
 Layer: plugin upstream session (the `forge.contracts.UpstreamSession` of the streamable_http
 connector), below the forwarding adapter. Every request is one POST carrying its own `_meta`, so
-one pooled httpx client serves every downstream client at once, and whatever the upstream sends
-on a POST's answer stream (progress, log messages) belongs to that request and no other. List
-changes come from a held `subscriptions/listen` stream (`watch`).
+one pooled keep-alive client serves every downstream client at once, and whatever the upstream
+sends on a POST's answer stream (progress, log messages) belongs to that request and no other.
+List changes come from a held `subscriptions/listen` stream (`watch`).
+
+The client is aiohttp's, as the REST adapter's: with httpx's pool, a federated tools/call cost
+Forge 2-5 times the CPU of a REST tool call and got slower as concurrency grew (bench/run.py, the
+MCP-upstream rows).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-import httpcore
-import httpx
+import aiohttp
 import orjson
 from mcp.shared.inbound import encode_header_value
 
@@ -33,6 +36,8 @@ from forge_plugins.federation.wire import (
 
 Notify = Callable[[dict], Awaitable[None]]
 LISTEN_FILTER = {"toolsListChanged": True, "promptsListChanged": True, "resourcesListChanged": True}
+MAX_CONNECTIONS = 256  # open connections to one upstream; more concurrent calls wait for one
+KEEPALIVE_SECONDS = 15.0  # an idle connection is closed after this
 
 
 class NotModern(Exception):
@@ -52,20 +57,25 @@ class HttpSession:
         info: Mapping[str, Any],
         timeout: float,
         policy: OutboundPolicy | None = None,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+        connector: Mapping[str, Any] | None = None,
     ):
+        """`resolver` and `connector` (aiohttp TCPConnector options) are for tests; the policy
+        guards whatever they are."""
         self.url = url
         self.info = dict(info)
         self.timeout = timeout
         self.server: dict = {}
         self._ids = itertools.count(1)
         self._closed = asyncio.Event()
-        transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
-        self.client = httpx.AsyncClient(
+        # Answer streams may be long (a listen stream is held for hours): each call is bounded by
+        # its own `timeout`, only connecting by the client's.
+        self.client = (policy or OutboundPolicy()).aiohttp_session(
+            resolver=resolver,
+            connector={"limit": MAX_CONNECTIONS, "keepalive_timeout": KEEPALIVE_SECONDS, **(connector or {})},
             headers=dict(headers),
-            timeout=httpx.Timeout(
-                timeout, read=None
-            ),  # answer streams may be long; calls are bounded by `timeout`
-            transport=(policy or OutboundPolicy()).guard_httpx(transport, httpcore.ConnectError),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout),
+            raise_for_status=False,
         )
 
     async def open(self) -> None:
@@ -78,7 +88,7 @@ class HttpSession:
 
     async def close(self) -> None:
         self._closed.set()
-        await self.client.aclose()
+        await self.client.close()
 
     async def request(
         self,
@@ -101,21 +111,16 @@ class HttpSession:
         }
         try:
             async with asyncio.timeout(timeout):
-                async with self.client.stream(
-                    "POST",
-                    self.url,
-                    content=orjson.dumps(body),
-                    headers=self._headers(method, params, headers),
+                async with self.client.post(
+                    self.url, data=orjson.dumps(body), headers=self._headers(method, params, headers)
                 ) as response:
                     return await self._answer(response, request_id, on_notification)
-        except httpx.TimeoutException:
-            raise TimeoutError from None
+        except TimeoutError:
+            raise
         except OutboundRefused as refused:
             raise UpstreamUnavailable(str(refused)) from None
-        except httpx.TransportError as error:
-            raise UpstreamUnavailable(
-                f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            ) from None
+        except (aiohttp.ClientError, ValueError) as error:  # ValueError: a URL or header aiohttp refuses
+            raise UpstreamUnavailable(describe_failure(error)) from None
 
     def _headers(self, method: str, params: Mapping[str, Any], extra: Mapping[str, str] | None) -> dict:
         headers = {
@@ -131,26 +136,26 @@ class HttpSession:
         return headers
 
     async def _answer(
-        self, response: httpx.Response, request_id: int, on_notification: Notify | None
+        self, response: aiohttp.ClientResponse, request_id: int, on_notification: Notify | None
     ) -> dict:
         if response.headers.get("content-type", "").startswith("text/event-stream"):
-            async for message in sse_messages(response.aiter_lines()):
+            async for message in sse_messages(text_lines(response)):
                 if "method" not in message and message.get("id") == request_id:
                     return answer_of(message)
                 if "method" in message and "id" not in message and on_notification is not None:
                     await on_notification(message)
             raise UpstreamUnavailable("the upstream ended its answer stream without answering")
-        raw = await response.aread()
+        raw = await response.read()
         try:
             message = orjson.loads(raw)
         except orjson.JSONDecodeError:
             message = None
         if isinstance(message, dict) and ("result" in message or "error" in message):
             return answer_of(message)
-        if response.status_code >= 500:
-            raise UpstreamUnavailable(f"the upstream answered HTTP {response.status_code}")
+        if response.status >= 500:
+            raise UpstreamUnavailable(f"the upstream answered HTTP {response.status}")
         raise McpError(
-            INTERNAL_ERROR, f"the upstream answered HTTP {response.status_code} without a JSON-RPC answer"
+            INTERNAL_ERROR, f"the upstream answered HTTP {response.status} without a JSON-RPC answer"
         )
 
     async def watch(self, on_change: Notify) -> None:
@@ -161,17 +166,14 @@ class HttpSession:
         params = modern_params({"notifications": LISTEN_FILTER}, self.info, {}, None)
         body = {"jsonrpc": "2.0", "id": request_id, "method": "subscriptions/listen", "params": params}
         try:
-            async with self.client.stream(
-                "POST",
-                self.url,
-                content=orjson.dumps(body),
-                headers=self._headers("subscriptions/listen", {}, None),
+            async with self.client.post(
+                self.url, data=orjson.dumps(body), headers=self._headers("subscriptions/listen", {}, None)
             ) as response:
                 if not response.headers.get("content-type", "").startswith("text/event-stream"):
-                    await response.aread()
+                    await response.read()
                     await self._closed.wait()  # refused: nothing to hold
                     return
-                async for message in sse_messages(response.aiter_lines()):
+                async for message in sse_messages(text_lines(response)):
                     if (
                         message.get("method") in LIST_CHANGED
                         or message.get("method") == "notifications/resources/updated"
@@ -181,9 +183,27 @@ class HttpSession:
                         break  # the upstream closed the subscription (it is going away)
         except OutboundRefused as refused:
             raise UpstreamUnavailable(str(refused)) from None
-        except httpx.TransportError as error:
+        except (aiohttp.ClientError, ValueError) as error:
             if self._closed.is_set():
                 return
             raise UpstreamUnavailable(f"the listen stream broke: {type(error).__name__}") from None
         if not self._closed.is_set():
             raise UpstreamUnavailable("the upstream closed its listen stream")
+
+
+async def text_lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    """The lines of an answer as text, without their line ends. Split here rather than by
+    aiohttp's `readline`, which refuses a line over 128 KiB (an SSE `data:` line holding a large
+    tool result is one line)."""
+    pending = b""
+    async for chunk in response.content.iter_any():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.removesuffix(b"\r").decode("utf-8", errors="replace")
+    if pending:
+        yield pending.removesuffix(b"\r").decode("utf-8", errors="replace")
+
+
+def describe_failure(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -1,7 +1,8 @@
 """The practical ceiling of a Python MCP relay: the least a gateway can do for one REST tools/call.
 
 Run by `bench/run.py` as `python bench/ceiling.py PORT UPSTREAM_URL [SERVER]`: raw ASGI, orjson,
-one pooled keep-alive aiohttp session, served by uvicorn (httptools) or granian. It answers a
+one pooled keep-alive aiohttp session, served by uvicorn (httptools), granian or Hypercorn (on
+uvloop, as `forge serve` runs it: what Forge's default server allows at best). It answers a
 JSON-RPC `tools/call` on any path by POSTing the arguments to the upstream and wrapping the answer
 as a CallToolResult; no sessions, no auth, no catalog, no validation. What Forge does beyond
 this is what Forge costs.
@@ -56,6 +57,16 @@ def main() -> None:
         from granian.constants import Interfaces
 
         Granian("ceiling:app", address="127.0.0.1", port=port, interface=Interfaces.ASGI, log_enabled=False).serve()
+        return
+    if server == "hypercorn":
+        import uvloop
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        config = Config()
+        config.bind = [f"127.0.0.1:{port}"]
+        config.accesslog = None
+        uvloop.run(serve(app, config))
         return
     import uvicorn
 

@@ -10,7 +10,9 @@ upstream and the same load generator on the second core.
   SQLite, JWT_SECRET_KEY of 32 random characters, RATE_LIMITING_ENABLED=false and
   SSRF_ALLOW_LOCALHOST=true; its REST tool is registered as {"tool": {...}} and called through its
   /rpc with a bearer token it made. When it cannot be installed, its rows say why.
-- The ceiling is `bench/ceiling.py`: raw ASGI + orjson + a pooled aiohttp client under uvicorn.
+- The ceiling is `bench/ceiling.py`: raw ASGI + orjson + a pooled aiohttp client under uvicorn, and
+  again under Hypercorn (Forge's default server), so both what Python allows and what Forge's
+  server allows are shown.
 """
 
 from __future__ import annotations
@@ -118,12 +120,15 @@ def servers(bench, names: list[str], levels: tuple[int, ...]) -> dict:
 # --- the ceiling ----------------------------------------------------------------------------------
 
 
-def ceiling(bench, levels: tuple[int, ...]) -> dict:
+def ceiling(bench, levels: tuple[int, ...], server: str = "uvicorn") -> dict:
+    """The bare relay (`bench/ceiling.py`) under `server`, measured at each level."""
     port = free_port()
-    child = bench.children.start("ceiling", [sys.executable, str(BENCH / "ceiling.py"), str(port), bench.echo_url],
-                                 bench.forge_core, cwd=BENCH)
+    name = f"ceiling-{server}"
+    child = bench.children.start(
+        name, [sys.executable, str(BENCH / "ceiling.py"), str(port), bench.echo_url, server], bench.forge_core, cwd=BENCH
+    )
     try:
-        wait_for_http(child, port, "/", "the ceiling relay", bench.children, "ceiling")
+        wait_for_http(child, port, "/", f"the ceiling relay ({server})", bench.children, name)
         return {c: measure(bench, child, rpc_target(port), c) for c in levels}
     finally:
         stop(child)
@@ -231,7 +236,9 @@ def session_memory(bench, count: int = SESSIONS) -> tuple[float, float, dict]:
 # --- the report -----------------------------------------------------------------------------------
 
 
-def report_comparison(forge: dict, ceiling_results: dict, contextforge_results: dict | None, note: str) -> list[str]:
+def report_comparison(
+    forge: dict, ceiling_results: dict, contextforge_results: dict | None, note: str, same_server: dict | None = None
+) -> list[str]:
     out = ["", "(d) tools/call through /rpc: Forge beside ContextForge and beside the ceiling (a bare relay: raw ASGI,",
            "    orjson, pooled aiohttp, uvicorn); each alone on Forge's core, same echo upstream, same client"]
     rows = []
@@ -255,6 +262,14 @@ def report_comparison(forge: dict, ceiling_results: dict, contextforge_results: 
                   "Forge/ceiling CPU"], rows)
     if note:
         out.append(note)
+    if same_server:
+        out += ["", "    The ceiling under Hypercorn, Forge's default server (on uvloop, as `forge serve` runs it): what Forge",
+                "    could reach at best without changing servers"]
+        out += table(["conc", "Forge calls/s", "ceiling (Hypercorn) calls/s", "CPU ms/call", "Forge/ceiling (Hypercorn) calls"], [
+            [str(c), number(forge[c]["rps"], 0), number(same_server[c]["rps"], 0), number(same_server[c]["forge_cpu_ms"], 3),
+             number(forge[c]["rps"] / same_server[c]["rps"], 2) if same_server[c]["rps"] else "-"]
+            for c in sorted(forge) if c in same_server
+        ])
     return out
 
 

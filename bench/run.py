@@ -445,17 +445,19 @@ def run(plan: Plan, folder: Path) -> list[str]:
         out += report_calls(calls)
         comparison = compare_phase(bench, plan, {c: calls["Forge /rpc", c] for c in LEVELS})  # (d), (e)
 
-        lists, growth = {}, {}  # (b)
+        lists, growth, calls_at = {}, {}, {}  # (b)
         headers, body = modern("tools/list", {})
         first_page = {"port": bench.forge_port, "path": "/mcp", "headers": headers, "body": body, "expect": '"tools":['}
+        mcp_call = call_targets(bench.echo_port, bench.forge_port)["Forge /mcp 2026-07-28"]
         for size in plan.sizes:
             if size > bench.tool_count:
                 growth[size] = bench.grow_catalog(size)
                 memory[f"{size:,} tools"] = bench.idle_memory()
             lists[size] = (bench.load(first_page, 1), bench.walk("tools/list", "tools"))
-        mcp_call = call_targets(bench.echo_port, bench.forge_port)["Forge /mcp 2026-07-28"]
-        call_at_top = bench.load(mcp_call, 32)
-        out += report_lists(lists, calls["Forge /mcp 2026-07-28", 32], call_at_top)
+            # The call's cost at each size, measured alike; the cheaper of two runs, as a busy
+            # neighbour on a shared machine only ever adds CPU time.
+            calls_at[size] = min((bench.load(mcp_call, 32) for _ in range(2)), key=lambda run: run["forge_cpu_ms"])
+        out += report_lists(lists, calls_at[plan.sizes[0]], calls_at[plan.sizes[-1]])
         out += report_registration(writes, growth)
 
         out += ["", "(c) Forge's resident memory when idle (VmRSS, and its peak so far, VmHWM)"]
@@ -477,8 +479,9 @@ def compare_phase(bench: Bench, plan: Plan, forge_rpc: dict) -> list[str]:
     import compare
 
     top = compare.ceiling(bench, LEVELS)
+    same_server = compare.ceiling(bench, LEVELS, "hypercorn")
     theirs, note = compare.contextforge_or_reason(bench, LEVELS) if plan.contextforge else (None, "ContextForge: skipped")
-    out = compare.report_comparison(forge_rpc, top, theirs, note)
+    out = compare.report_comparison(forge_rpc, top, theirs, note, same_server)
     if plan.servers:
         out += compare.report_servers(compare.servers(bench, list(plan.servers), LEVELS))
     return out

@@ -297,7 +297,10 @@ class Bench:
             result[f"{name}_cpu_ms"] = spent[name] / count * 1000 if count else float("nan")
             result[f"{name}_busy"] = spent[name] / result["elapsed"] * 100 if result["elapsed"] else float("nan")
         if result["errors"]:
-            self.notes.append(f"{label or target['path']} c={concurrency}: {result['errors']} errors, first: {result['first_error']}")
+            served_by = next((name for name, child in self.children.running if child is self.forge), "?")
+            self.notes.append(
+                f"{served_by}: {label or target['path']} c={concurrency}: {result['errors']} errors, first: {result['first_error']}"
+            )
         return result
 
     def _profile(self, name: str) -> subprocess.Popen | None:

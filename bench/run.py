@@ -77,6 +77,7 @@ class Plan:
     tools: int
     max_requests: int = 1_000_000
     max_walks: int = 1_000
+    rounds: int = 2  # each load measurement is taken this many times; the one with most calls/s is kept
     profile_dir: Path | None = None
     contextforge: bool = True
     servers: tuple[str, ...] = ()
@@ -292,6 +293,12 @@ class Bench:
         result = self._loadgen(spec)
         if profiler is not None:
             profiler.wait(30)
+        # The best of `rounds`: a busy neighbour on a shared machine only ever slows a run down, so
+        # the fastest round is the one nearest to what the code costs (every row is treated alike).
+        for _ in range(self.plan.rounds - 1):
+            again = self._loadgen(spec)
+            if again["rps"] > result["rps"] and not again["errors"]:
+                result = again
         count, spent = result["requests"], result["cpu_seconds"]
         for name in ("forge", "echo"):
             result[f"{name}_cpu_ms"] = spent[name] / count * 1000 if count else float("nan")
@@ -428,7 +435,7 @@ def run(plan: Plan, folder: Path) -> list[str]:
     out = ["Forge benchmark", *machine_lines((bench.forge_core, bench.client_core), http_implementation())]
     out.append(
         f"timing  : {plan.warmup:g} s warm-up + {plan.duration:g} s per measurement (at most {plan.max_requests:,} "
-        "requests); latency is per request, wall clock, at the client"
+        f"requests), the fastest of {plan.rounds} round(s) kept; latency is per request, wall clock, at the client"
     )
     try:
         started_in = bench.start()
@@ -457,9 +464,7 @@ def run(plan: Plan, folder: Path) -> list[str]:
                 growth[size] = bench.grow_catalog(size)
                 memory[f"{size:,} tools"] = bench.idle_memory()
             lists[size] = (bench.load(first_page, 1), bench.walk("tools/list", "tools"))
-            # The call's cost at each size, measured alike; the cheaper of two runs, as a busy
-            # neighbour on a shared machine only ever adds CPU time.
-            calls_at[size] = min((bench.load(mcp_call, 32) for _ in range(2)), key=lambda run: run["forge_cpu_ms"])
+            calls_at[size] = bench.load(mcp_call, 32)  # the call's cost at each size, measured alike
         out += report_lists(lists, calls_at[plan.sizes[0]], calls_at[plan.sizes[-1]])
         out += report_registration(writes, growth)
 
@@ -612,6 +617,8 @@ def main(argv=None) -> int:
     parser.add_argument("--servers", default="", metavar="LIST",
                         help="(e): Forge under each of these servers, e.g. hypercorn,uvicorn,granian")
     parser.add_argument("--sessions", type=int, default=10_000, help="sessions opened for (f); 0 leaves (f) out")
+    parser.add_argument("--rounds", type=int,
+                        help="take each load measurement this many times and keep the fastest (default 2; --quick: 1)")
     parser.add_argument("--py-spy", dest="profile_dir", type=Path, metavar="DIR",
                         help="write a py-spy flame graph of Forge for each tools/call run into DIR (needs py-spy)")
     args = parser.parse_args(argv)
@@ -628,6 +635,7 @@ def main(argv=None) -> int:
     plan = Plan(
         warmup=0.2 if args.quick else 0.5, duration=duration, tools=args.tools, profile_dir=args.profile_dir,
         contextforge=args.contextforge, servers=tuple(filter(None, args.servers.split(","))), sessions=args.sessions,
+        rounds=max(1, args.rounds or (1 if args.quick else 2)),
     )
     # Ctrl-C and SIGTERM end the run through the `finally` that stops every child (SIGINT too, as
     # a shell starting this in the background may have set it to be ignored).

@@ -37,20 +37,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class ForgeServer:
-    """A gateway served by Hypercorn on its own event loop, in a background thread."""
+class AsgiServerThread:
+    """An ASGI app served by Hypercorn on its own event loop, in a background thread, on a loopback
+    port; `start` returns once GET `ready_path` answers 200 and `ready()` holds."""
 
-    def __init__(self, settings: Settings, plugins=()):
-        self.settings = settings
-        self.app = create_app(settings, plugins=plugins)
-        self.gateway = self.app.gateway
-        self.port = settings.port
+    what = "the server"
+    ready_path = "/"
+
+    def __init__(self, app, port: int | None = None):
+        self.app = app
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
         self._stopping: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._started = threading.Event()
         self._failure: BaseException | None = None
+
+    def ready(self) -> bool:
+        return True
 
     def _run(self):
         asyncio.set_event_loop(self._loop)
@@ -66,22 +70,21 @@ class ForgeServer:
                 await serve(self.app, config, shutdown_trigger=self._stopping.wait)
             except BaseException as failure:  # reported to the test thread by start()
                 self._failure = failure
-                self._started.set()
 
         self._loop.run_until_complete(main())
 
-    def start(self) -> ForgeServer:
+    def start(self):
         self._thread.start()
         for _ in range(200):
             if self._failure is not None:
-                raise RuntimeError(f"Forge failed to start: {self._failure!r}")
+                raise RuntimeError(f"{self.what} failed to start: {self._failure!r}")
             try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200 and self.gateway.started:
+                if httpx.get(self.url + self.ready_path, timeout=1).status_code == 200 and self.ready():
                     return self
             except httpx.HTTPError:
                 pass
             threading.Event().wait(0.05)
-        raise RuntimeError("Forge did not start within 10 s")
+        raise RuntimeError(f"{self.what} did not start within 10 s")
 
     def stop(self) -> None:
         if self._thread.is_alive():
@@ -89,8 +92,23 @@ class ForgeServer:
             self._thread.join(15)
 
     def run(self, coroutine, timeout: float = 30):
-        """Run a coroutine on the gateway's own loop (to touch gateway state safely)."""
+        """Run a coroutine on the server's own loop (to touch its state safely)."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+
+class ForgeServer(AsgiServerThread):
+    """A gateway served by Hypercorn on its own event loop, in a background thread."""
+
+    what = "Forge"
+    ready_path = "/health"
+
+    def __init__(self, settings: Settings, plugins=()):
+        super().__init__(create_app(settings, plugins=plugins), settings.port)
+        self.settings = settings
+        self.gateway = self.app.gateway
+
+    def ready(self) -> bool:
+        return self.gateway.started
 
 
 def forge_settings(tmp_path: Path, **overrides) -> Settings:

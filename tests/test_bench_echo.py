@@ -8,19 +8,15 @@ the test sees each request that reached /mcp.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import sys
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
-from tests.conftest import free_port
+from tests.conftest import AsgiServerThread, free_port
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))  # the bench's modules import each other by their plain names
@@ -34,17 +30,15 @@ TOOLS_CALL = {"name": "echo", "arguments": {"text": "hi"}}
 ECHOED = '{"echo":{"text":"hi"}}'  # what the REST echo answers for the same arguments
 
 
-class EchoServer:
+class EchoServer(AsgiServerThread):
     """bench/echo.py's app on a loopback port, in a thread; `received` holds each /mcp request as
     (headers, JSON body)."""
 
+    what = "the echo server"
+
     def __init__(self):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(self._app)
         self.received: list[tuple[dict[str, str], dict]] = []
-        self._loop = asyncio.new_event_loop()
-        self._stopping: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     async def _app(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] != "/mcp" or scope["method"] != "POST":
@@ -61,29 +55,6 @@ class EchoServer:
             return message
 
         return await bench_echo.app(scope, recorded, send)
-
-    def _run(self):
-        asyncio.set_event_loop(self._loop)
-        self._stopping = asyncio.Event()
-        config = Config()
-        config.bind = [f"127.0.0.1:{self.port}"]
-        config.accesslog = None
-        config.errorlog = None
-        self._loop.run_until_complete(serve(self._app, config, shutdown_trigger=self._stopping.wait))
-
-    def start(self) -> EchoServer:
-        self._thread.start()
-        for _ in range(200):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/", timeout=1).status_code == 200:
-                    return self
-            threading.Event().wait(0.05)
-        raise RuntimeError("the echo server did not start within 10 s")
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stopping.set)
-            self._thread.join(15)
 
 
 @pytest.fixture

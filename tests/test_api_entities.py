@@ -65,6 +65,9 @@ def test_every_kind_is_created_read_listed_updated_toggled_and_deleted(api, kind
     updated = api.patch(f"/{kind}/{entity['id']}", json=change)
     assert updated.status_code == 200, updated.text
     after = updated.json()
+    if kind == "gateways":  # reconnected at once: the row tells the new URL's failure, not the old one's
+        assert "localhost:9200" in after["last_error"], after["last_error"]
+        entity = {**entity, "last_error": after["last_error"]}
     assert after == {**entity, **shown, "updated_at": after["updated_at"]}
     assert moment(after["updated_at"]) >= moment(entity["updated_at"])
     assert api.get(f"/{kind}/{entity['id']}").json() == after

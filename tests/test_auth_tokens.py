@@ -225,3 +225,23 @@ def test_forge_token_signs_with_the_private_key_and_names_scopes_and_jti(start_f
     assert decoded["scopes"] == ["read"] and decoded["jti"] == printed["jti"] and decoded["sub"] == "ada"
     assert decoded["exp"] - decoded["iat"] == 300
     assert status(forge, printed["token"]) == 200
+
+
+def test_two_tokens_without_a_subject_are_two_principals(hs256):
+    """Sessions are bound to the principal's name: tokens naming no subject must not share one."""
+    first = jwt.encode(claims(sub=None), SECRET)
+    second = jwt.encode(claims(sub=None), SECRET)
+    headers = {"accept": "application/json, text/event-stream"}
+    opened = httpx.post(
+        hs256.url + "/mcp",
+        headers={**headers, "authorization": f"Bearer {first}"},
+        json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+    )
+    assert opened.status_code == 200, opened.text
+    session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    mine = httpx.post(hs256.url + "/mcp", headers={**headers, **session, "authorization": f"Bearer {first}"}, json=ping)
+    assert mine.status_code == 200, mine.text
+    theirs = httpx.post(hs256.url + "/mcp", headers={**headers, **session, "authorization": f"Bearer {second}"}, json=ping)
+    assert theirs.status_code == 404, theirs.text

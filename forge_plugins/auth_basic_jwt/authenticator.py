@@ -76,7 +76,7 @@ class Authenticator:
         claims = self._claims(token)
         if claims.get("jti") in self.revoked:
             raise TokenRejected("the token has been revoked")
-        name = str(claims.get("sub") or claims.get("username") or "token")
+        name = str(claims.get("sub") or claims.get("username") or anonymous_token_name(claims))
         return Principal(name=name, scopes=scopes_of(claims), method="jwt", claims=claims)
 
     def still_valid(self, principal: Principal) -> bool | None:
@@ -117,3 +117,10 @@ def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
     if not isinstance(scopes, list):
         raise TokenRejected("the token's scopes claim is neither a list nor a string")
     return frozenset(map(str, scopes))
+
+
+def anonymous_token_name(claims) -> str:
+    """The principal name of a token that names no subject: its own id, so two such tokens are two
+    principals (sessions and private cache entries are bound to the name) rather than one "token"."""
+    jti = claims.get("jti")
+    return f"token {jti}" if jti else "token"

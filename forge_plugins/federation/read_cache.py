@@ -66,6 +66,9 @@ class ReadCache:
     def __init__(self, gateway, clock: Callable[[], float] = time.time):
         self.gateway = gateway
         self.clock = clock  # wall time: entries in Redis are shared by every process
+        # Gateways this process has seen answer a read it may keep: only their reads are looked up
+        # (most upstreams never mark one cacheable, and each lookup may be a Redis round trip).
+        self._keeping: set[Any] = set()
 
     async def answer(
         self, resource: Mapping[str, Any], uri: str, invocation
@@ -81,7 +84,7 @@ class ReadCache:
         if generation is None:
             generation = secrets.token_hex(8)
             await cache.set(marker, generation, ttl=2 * cap)  # outlives the entries made under it
-        else:
+        elif resource.get("gateway_id") in self._keeping:
             for scope in ("public", "private"):
                 entry = await cache.get(self._key(generation, resource, uri, scope, invocation))
                 found = self._fresh(entry)
@@ -92,6 +95,7 @@ class ReadCache:
             seconds = lifetime_of(result, cap)
             if seconds is None:
                 return
+            self._keeping.add(resource.get("gateway_id"))
             entry = {"result": dict(result), "kept_at": self.clock(), "seconds": seconds}
             key = self._key(generation, resource, uri, scope_of(result), invocation)
             await cache.set(key, entry, ttl=seconds)

@@ -24,6 +24,8 @@ from forge_plugins.auth_basic_jwt import create_token
 
 DATA = Path(__file__).parent / "data"
 PASSPHRASE = "correct horse battery staple"
+# Has a space, so it can never turn up by chance inside base64 ciphertext.
+API_KEY = "key one"
 KINDS = ("tools", "resources", "prompts", "servers", "gateways")
 
 
@@ -47,7 +49,7 @@ def build_catalog(api, upstream: str) -> None:
                 "url": upstream + "/items/{id}",
                 "method": "GET",
                 "description": "Fetch one item",
-                "headers": {"X-Api-Key": "k-1"},
+                "headers": {"X-Api-Key": API_KEY},
                 "annotations": {"readOnlyHint": True},
                 "timeout": 5,
                 "input_schema": {
@@ -179,7 +181,7 @@ def test_export_then_wipe_then_import_gives_the_catalog_back(api, rest_upstream)
         "resources": ["docs://readme"],
         "prompts": ["greet"],
     }
-    assert "k-1" not in json.dumps(sealed) and "Bearer gw" not in json.dumps(sealed)
+    assert API_KEY not in json.dumps(sealed) and "Bearer gw" not in json.dumps(sealed)
     assert not any("id" in entity for kind in KINDS for entity in masked[kind])
 
     wipe(api)
@@ -208,7 +210,7 @@ async def test_imported_tools_answer_mcp_clients(forge, api, rest_upstream):
         ]  # create_order is disabled
         result = await client.call_tool("get_item", {"id": "7"})
         seen = json.loads(result.content[0].text)
-    assert seen["path"] == "/items/7" and seen["headers"]["x-api-key"] == "k-1"
+    assert seen["path"] == "/items/7" and seen["headers"]["x-api-key"] == API_KEY
 
 
 def test_importing_twice_changes_nothing_the_second_time(api, rest_upstream):
@@ -226,7 +228,7 @@ def test_importing_twice_changes_nothing_the_second_time(api, rest_upstream):
         assert report["unchanged"]["servers"] == ["empty", "shop"]
         assert report["warnings"] == []
     assert {t["name"]: t["updated_at"] for t in api.get("/tools").json()["items"]} == stamps
-    assert stored_headers(api)["tools"]["get_item"] == {"X-Api-Key": "k-1"}
+    assert stored_headers(api)["tools"]["get_item"] == {"X-Api-Key": API_KEY}
 
 
 def test_secrets_left_out_of_an_export_are_named_when_it_is_imported_elsewhere(api, rest_upstream):
@@ -265,7 +267,7 @@ def test_on_conflict_skips_updates_or_renames(api, rest_upstream):
     assert updated["updated"]["tools"] == [{"name": "get_item", "fields": ["description"]}]
     tools = {t["name"]: t for t in api.get("/tools").json()["items"]}
     assert tools["get_item"]["description"] == "Fetch one item, fast"
-    assert stored_headers(api)["tools"]["get_item"] == {"X-Api-Key": "k-1"}  # left out of the document: kept
+    assert stored_headers(api)["tools"]["get_item"] == {"X-Api-Key": API_KEY}  # left out of the document: kept
 
 
 def test_a_dry_run_answers_the_plan_and_changes_nothing(api, rest_upstream):

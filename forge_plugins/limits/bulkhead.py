@@ -49,30 +49,41 @@ class Bulkhead:
         self.in_flight: collections.Counter[str] = collections.Counter()  # calls holding a slot
         self.waiting: collections.Counter[str] = collections.Counter()  # calls queued for one
 
-    @contextlib.asynccontextmanager
-    async def slot(self, upstream: str | None):
-        """Hold one of `upstream`'s slots while the block runs; raise `UpstreamBusy` when none frees
-        up in time. None (an upstream Forge cannot name) is not capped."""
+    async def acquire(self, upstream: str | None) -> asyncio.Semaphore | None:
+        """Take one of `upstream`'s slots (give it back with `release`); raise `UpstreamBusy` when
+        none frees up in time. None (an upstream Forge cannot name) is not capped."""
         if upstream is None:
-            yield
-            return
+            return None
         slots = self._slots.get(upstream)
         if slots is None:
             slots = self._slots[upstream] = asyncio.Semaphore(self.limit)
-        self.waiting[upstream] += 1
-        try:
-            async with asyncio.timeout(self.queue_seconds):
-                await slots.acquire()
-        except TimeoutError:
-            raise UpstreamBusy(upstream, self.limit, self.queue_seconds) from None
-        finally:
-            self.waiting[upstream] -= 1
+        if slots.locked():  # only a queued call pays for a timer
+            self.waiting[upstream] += 1
+            try:
+                async with asyncio.timeout(self.queue_seconds):
+                    await slots.acquire()
+            except TimeoutError:
+                raise UpstreamBusy(upstream, self.limit, self.queue_seconds) from None
+            finally:
+                self.waiting[upstream] -= 1
+        else:
+            await slots.acquire()  # free: answers at once
         self.in_flight[upstream] += 1
+        return slots
+
+    def release(self, upstream: str | None, slots: asyncio.Semaphore | None) -> None:
+        if slots is not None:
+            self.in_flight[upstream] -= 1
+            slots.release()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, upstream: str | None):
+        """Hold one of `upstream`'s slots while the block runs (see `acquire`)."""
+        slots = await self.acquire(upstream)
         try:
             yield
         finally:
-            self.in_flight[upstream] -= 1
-            slots.release()
+            self.release(upstream, slots)
 
 
 class BulkheadAdapter:
@@ -87,11 +98,17 @@ class BulkheadAdapter:
         return getattr(self.adapter, name)
 
     async def invoke(self, tool, arguments, invocation=None) -> dict:
+        # acquire/release rather than `slot`: this runs on every tools/call, and a generator-based
+        # context manager costs more than the call's own bookkeeping.
+        upstream = upstream_of(tool)
         try:
-            async with self.bulkhead.slot(upstream_of(tool)):
-                return await self.adapter.invoke(tool, arguments, invocation)
+            slots = await self.bulkhead.acquire(upstream)
         except UpstreamBusy as busy:
             return error_result(f"Tool {tool.get('name')!r}: {busy}")
+        try:
+            return await self.adapter.invoke(tool, arguments, invocation)
+        finally:
+            self.bulkhead.release(upstream, slots)
 
     async def get_prompt(self, prompt, arguments, invocation) -> dict:
         return await self._call(prompt, self.adapter.get_prompt, prompt, arguments, invocation)

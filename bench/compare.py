@@ -91,12 +91,14 @@ def worker_of(child: subprocess.Popen):
 
 def measure(bench, child, target: dict, concurrency: int) -> dict:
     """`bench.load` against another process than the main Forge (its CPU is what is counted)."""
-    main = bench.forge
-    bench.forge = child
-    try:
-        return bench.load(target, concurrency)
-    finally:
-        bench.forge = main
+    return bench.side_by_side([(child, target)], concurrency)[0]
+
+
+def beside_forge(bench, child, target: dict, concurrency: int) -> tuple[dict, dict]:
+    """(Forge's tools/call through /rpc, `child`'s `target`), measured in turns round after round,
+    so that a ratio of the two is not a quiet moment's figure against a busy one's."""
+    forge, other = bench.side_by_side([(bench.forge, rpc_target(bench.forge_port)), (child, target)], concurrency)
+    return forge, other
 
 
 def servers(bench, names: list[str], levels: tuple[int, ...]) -> dict:
@@ -121,7 +123,8 @@ def servers(bench, names: list[str], levels: tuple[int, ...]) -> dict:
 
 
 def ceiling(bench, levels: tuple[int, ...], server: str = "uvicorn") -> dict:
-    """The bare relay (`bench/ceiling.py`) under `server`, measured at each level."""
+    """The bare relay (`bench/ceiling.py`) under `server` beside Forge at each level:
+    {concurrency: (Forge's result, the relay's)}."""
     port = free_port()
     name = f"ceiling-{server}"
     child = bench.children.start(
@@ -129,7 +132,7 @@ def ceiling(bench, levels: tuple[int, ...], server: str = "uvicorn") -> dict:
     )
     try:
         wait_for_http(child, port, "/", f"the ceiling relay ({server})", bench.children, name)
-        return {c: measure(bench, child, rpc_target(port), c) for c in levels}
+        return {c: beside_forge(bench, child, rpc_target(port), c) for c in levels}
     finally:
         stop(child)
 
@@ -157,7 +160,7 @@ def install_contextforge() -> Path:
 
 
 def contextforge(bench, levels: tuple[int, ...]) -> tuple[dict, str]:
-    """({concurrency: result}, version) of tools/call through ContextForge's /rpc."""
+    """({concurrency: (Forge's result, ContextForge's)}, version) of tools/call through each one's /rpc."""
     python = install_contextforge()
     version = subprocess.run([str(python), "-m", "pip", "show", CONTEXTFORGE_PACKAGE], check=False, capture_output=True,
                              text=True).stdout
@@ -200,17 +203,17 @@ def contextforge(bench, levels: tuple[int, ...]) -> tuple[dict, str]:
 
 
 def measure_levels(bench, child, target: dict, levels: tuple[int, ...], what: str) -> dict:
-    """`measure` at each concurrency, lowest first, leaving out a level the last one's pace says
-    would take longer than a round allows (every client sends at least one call per phase)."""
-    results: dict[int, dict] = {}
+    """`beside_forge` at each concurrency, lowest first, leaving out a level the last one's pace
+    says would take longer than a round allows (every client sends at least one call per phase)."""
+    results: dict[int, tuple[dict, dict]] = {}
     for concurrency in levels:
         if results:
-            pace = results[max(results)]["rps"]
+            pace = results[max(results)][1]["rps"]
             if pace * 15 < concurrency:
                 bench.notes.append(f"{what} at c={concurrency} left out: {pace:.1f} calls/s at c={max(results)} means "
                                    f"{concurrency / max(pace, 0.01):.0f} s for one call per client")
                 break
-        results[concurrency] = measure(bench, child, target, concurrency)
+        results[concurrency] = beside_forge(bench, child, target, concurrency)
     return results
 
 
@@ -236,41 +239,25 @@ def session_memory(bench, count: int = SESSIONS) -> tuple[float, float, dict]:
 # --- the report -----------------------------------------------------------------------------------
 
 
-def report_comparison(
-    forge: dict, ceiling_results: dict, contextforge_results: dict | None, note: str, same_server: dict | None = None
-) -> list[str]:
+def report_comparison(comparisons: dict[str, dict], notes: list[str]) -> list[str]:
+    """(d): for each comparator, {concurrency: (Forge's result, the comparator's)} taken in turns."""
     out = ["", "(d) tools/call through /rpc: Forge beside ContextForge and beside the ceiling (a bare relay: raw ASGI,",
-           "    orjson, pooled aiohttp, uvicorn); each alone on Forge's core, same echo upstream, same client"]
+           "    orjson, pooled aiohttp) under uvicorn and under Hypercorn (on uvloop, as `forge serve` runs it: what",
+           "    Forge could reach at best on its default server); each alone on Forge's core, same echo upstream,",
+           "    same client, Forge and the comparator measured in turns, round after round"]
     rows = []
-    for concurrency in sorted(forge):
-        mine = forge[concurrency]
-        top = ceiling_results.get(concurrency)
-        theirs = (contextforge_results or {}).get(concurrency)
-        rows.append([
-            str(concurrency),
-            number(mine["rps"], 0), number(mine["p50_ms"], 2), number(mine["forge_cpu_ms"], 3),
-            number(theirs["rps"], 0) if theirs else "-", number(theirs["p50_ms"], 2) if theirs else "-",
-            number(theirs["forge_cpu_ms"], 3) if theirs else "-",
-            number(top["rps"], 0) if top else "-", number(top["forge_cpu_ms"], 3) if top else "-",
-            number(mine["rps"] / theirs["rps"], 2) if theirs and theirs["rps"] else "-",
-            number(theirs["forge_cpu_ms"] / mine["forge_cpu_ms"], 2) if theirs else "-",
-            number(mine["rps"] / top["rps"], 2) if top and top["rps"] else "-",
-            number(mine["forge_cpu_ms"] / top["forge_cpu_ms"], 2) if top else "-",
-        ])
-    out += table(["conc", "Forge calls/s", "p50 ms", "CPU ms/call", "CF calls/s", "p50 ms", "CPU ms/call",
-                  "ceiling calls/s", "CPU ms/call", "Forge/CF calls", "CF/Forge CPU", "Forge/ceiling calls",
-                  "Forge/ceiling CPU"], rows)
-    if note:
-        out.append(note)
-    if same_server:
-        out += ["", "    The ceiling under Hypercorn, Forge's default server (on uvloop, as `forge serve` runs it): what Forge",
-                "    could reach at best without changing servers"]
-        out += table(["conc", "Forge calls/s", "ceiling (Hypercorn) calls/s", "CPU ms/call", "Forge/ceiling (Hypercorn) calls"], [
-            [str(c), number(forge[c]["rps"], 0), number(same_server[c]["rps"], 0), number(same_server[c]["forge_cpu_ms"], 3),
-             number(forge[c]["rps"] / same_server[c]["rps"], 2) if same_server[c]["rps"] else "-"]
-            for c in sorted(forge) if c in same_server
-        ])
-    return out
+    for name, pairs in comparisons.items():
+        for concurrency, (mine, theirs) in sorted(pairs.items()):
+            rows.append([
+                name, str(concurrency),
+                number(mine["rps"], 0), number(mine["p50_ms"], 2), number(mine["forge_cpu_ms"], 3),
+                number(theirs["rps"], 0), number(theirs["p50_ms"], 2), number(theirs["forge_cpu_ms"], 3),
+                number(mine["rps"] / theirs["rps"], 2) if theirs["rps"] else "-",
+                number(theirs["forge_cpu_ms"] / mine["forge_cpu_ms"], 2) if mine["forge_cpu_ms"] else "-",
+            ])
+    out += table(["beside", "conc", "Forge calls/s", "p50 ms", "CPU ms/call", "its calls/s", "p50 ms", "CPU ms/call",
+                  "Forge/it calls", "it/Forge CPU"], rows)
+    return out + notes
 
 
 def report_servers(results: dict) -> list[str]:

@@ -283,32 +283,46 @@ class Bench:
     # --- measuring ---
 
     def load(self, target: dict, concurrency: int, label: str = "") -> dict:
-        """One `load` run of the load generator, with the CPU Forge and the echo server spent."""
-        spec = {
+        """One `load` run of the load generator against Forge, with the CPU Forge and the echo server spent."""
+        return self.side_by_side([(self.forge, target)], concurrency, label)[0]
+
+    def side_by_side(self, rows: list[tuple[object, dict]], concurrency: int, label: str = "") -> list[dict]:
+        """Each (serving process, target) of `rows` measured once a round, in turns, for `rounds`
+        rounds; the fastest round of each row is kept (its CPU is counted on its own process).
+
+        The best of `rounds`: a busy neighbour on a shared machine only ever slows a run down, so the
+        fastest round is the one nearest to what the code costs (every row is treated alike). Taken
+        in turns, rows compared in one ratio share the machine's quiet and busy spells alike."""
+        best: list[dict | None] = [None] * len(rows)
+        for round_number in range(self.plan.rounds):
+            for index, (serving, target) in enumerate(rows):
+                profiled = round_number == 0 and label and serving is self.forge and target["port"] == self.forge_port
+                profiler = self._profile(f"{label}-c{concurrency}") if profiled else None
+                result = self._loadgen(self._load_spec(serving, target, concurrency))
+                if profiler is not None:
+                    profiler.wait(30)
+                kept = best[index]
+                if kept is None or (result["rps"] > kept["rps"] and not result["errors"]):
+                    best[index] = result
+        for (serving, target), result in zip(rows, best):
+            count, spent = result["requests"], result["cpu_seconds"]
+            for name in ("forge", "echo"):
+                result[f"{name}_cpu_ms"] = spent[name] / count * 1000 if count else float("nan")
+                result[f"{name}_busy"] = spent[name] / result["elapsed"] * 100 if result["elapsed"] else float("nan")
+            if result["errors"]:
+                served_by = next((name for name, child in self.children.running if child is serving), "?")
+                self.notes.append(
+                    f"{served_by}: {label or target['path']} c={concurrency}: {result['errors']} errors, first: {result['first_error']}"
+                )
+        return best
+
+    def _load_spec(self, serving, target: dict, concurrency: int) -> dict:
+        """The load generator's spec; `serving`'s CPU is reported as "forge", the echo's as "echo"."""
+        return {
             "mode": "load", "host": "127.0.0.1", "method": "POST", "headers": {}, "concurrency": concurrency,
-            "warmup": self.plan.warmup, "duration": self.plan.duration, "max_requests": self.plan.max_requests, **target,
+            "warmup": self.plan.warmup, "duration": self.plan.duration, "max_requests": self.plan.max_requests,
+            **target, "watch": {"forge": serving.pid, "echo": self.echo.pid},
         }
-        spec["watch"] = {"forge": self.forge.pid, "echo": self.echo.pid}
-        profiler = self._profile(f"{label}-c{concurrency}") if label and target["port"] == self.forge_port else None
-        result = self._loadgen(spec)
-        if profiler is not None:
-            profiler.wait(30)
-        # The best of `rounds`: a busy neighbour on a shared machine only ever slows a run down, so
-        # the fastest round is the one nearest to what the code costs (every row is treated alike).
-        for _ in range(self.plan.rounds - 1):
-            again = self._loadgen(spec)
-            if again["rps"] > result["rps"] and not again["errors"]:
-                result = again
-        count, spent = result["requests"], result["cpu_seconds"]
-        for name in ("forge", "echo"):
-            result[f"{name}_cpu_ms"] = spent[name] / count * 1000 if count else float("nan")
-            result[f"{name}_busy"] = spent[name] / result["elapsed"] * 100 if result["elapsed"] else float("nan")
-        if result["errors"]:
-            served_by = next((name for name, child in self.children.running if child is self.forge), "?")
-            self.notes.append(
-                f"{served_by}: {label or target['path']} c={concurrency}: {result['errors']} errors, first: {result['first_error']}"
-            )
-        return result
 
     def _profile(self, name: str) -> subprocess.Popen | None:
         """With --py-spy: record Forge for the measured part of one run (py-spy on the client core)."""
@@ -453,7 +467,7 @@ def run(plan: Plan, folder: Path) -> list[str]:
                 calls[label, concurrency] = bench.load(target, concurrency, label)
         memory[f"after the tools/call runs, {plan.sizes[0]} tools"] = bench.idle_memory()
         out += report_calls(calls)
-        comparison = compare_phase(bench, plan, {c: calls["Forge /rpc", c] for c in LEVELS})  # (d), (e)
+        comparison = compare_phase(bench, plan)  # (d), (e)
 
         lists, growth, calls_at = {}, {}, {}  # (b)
         headers, body = modern("tools/list", {})
@@ -482,14 +496,21 @@ def run(plan: Plan, folder: Path) -> list[str]:
         bench.stop()
 
 
-def compare_phase(bench: Bench, plan: Plan, forge_rpc: dict) -> list[str]:
-    """(d) ContextForge and the ceiling beside Forge's /rpc figures; (e) Forge under each server."""
+def compare_phase(bench: Bench, plan: Plan) -> list[str]:
+    """(d) ContextForge and the ceiling, each beside Forge's /rpc; (e) Forge under each server."""
     import compare
 
-    top = compare.ceiling(bench, LEVELS)
-    same_server = compare.ceiling(bench, LEVELS, "hypercorn")
-    theirs, note = compare.contextforge_or_reason(bench, LEVELS) if plan.contextforge else (None, "ContextForge: skipped")
-    out = compare.report_comparison(forge_rpc, top, theirs, note, same_server)
+    comparisons, notes = {}, []
+    if plan.contextforge:
+        theirs, note = compare.contextforge_or_reason(bench, LEVELS)
+        if theirs:
+            comparisons["ContextForge"] = theirs
+        notes.append(note)
+    else:
+        notes.append("ContextForge: skipped")
+    comparisons["ceiling (uvicorn)"] = compare.ceiling(bench, LEVELS)
+    comparisons["ceiling (Hypercorn)"] = compare.ceiling(bench, LEVELS, "hypercorn")
+    out = compare.report_comparison(comparisons, [note for note in notes if note])
     if plan.servers:
         out += compare.report_servers(compare.servers(bench, list(plan.servers), LEVELS))
     return out

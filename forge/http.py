@@ -41,7 +41,8 @@ def header_map(scope: dict) -> dict[str, str]:
 def credentials(scope: dict, headers: Mapping[str, str]) -> Credentials:
     """The credentials of a request to an MCP endpoint; `resource` is the endpoint's URL. Behind a
     trusted proxy the scope already names the real client, scheme and host (`forge.forwarded`)."""
-    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    raw_query = scope.get("query_string")
+    query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
     client = scope.get("client")
     return Credentials(
         headers=headers,

@@ -132,22 +132,23 @@ class RestAdapter:
 class ResponseTooLarge(Exception):
     """An upstream answer over UPSTREAM_MAX_RESPONSE_BYTES; the message says so."""
 
+    @classmethod
+    def over(cls, limit: int) -> ResponseTooLarge:
+        return cls(f"the upstream's answer is larger than {limit} bytes (UPSTREAM_MAX_RESPONSE_BYTES)")
+
 
 async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The answer's body, refused past `limit` bytes: at once when its Content-Length says so,
     else as soon as that many have arrived (a chunked answer), never holding more in memory."""
-    too_large = ResponseTooLarge(
-        f"the upstream's answer is larger than {limit} bytes (UPSTREAM_MAX_RESPONSE_BYTES)"
-    )
     if response.content_length is not None:
         if response.content_length > limit:
-            raise too_large
+            raise ResponseTooLarge.over(limit)
         return await response.read()
     body = bytearray()
     async for chunk in response.content.iter_any():
         body += chunk
         if len(body) > limit:
-            raise too_large
+            raise ResponseTooLarge.over(limit)
     return bytes(body)
 
 

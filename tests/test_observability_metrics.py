@@ -67,6 +67,16 @@ def test_outcomes_are_told_apart_and_clients_cannot_invent_label_values(api, res
     assert "no-such-tool" not in text and "made/up" not in text
 
 
+def test_an_upstream_that_refuses_the_connection_is_timed_once_as_an_error(api):
+    closed = f"http://127.0.0.1:{free_port()}/nothing-listens"
+    api.post("/tools", json={"name": "refused", "url": closed}).raise_for_status()
+    assert rpc(api, "tools/call", {"name": "refused", "arguments": {}})["result"]["isError"] is True
+    text = api.get("/metrics").text
+    upstream = {"integration_type": "REST", "tool": "refused"}
+    assert sample(text, "forge_upstream_request_duration_seconds_count", **upstream, outcome="error") == 1
+    assert sample(text, "forge_upstream_request_duration_seconds_count", **upstream, outcome="ok") is None
+
+
 def test_open_sessions_and_cache_reads_are_counted(forge, api):
     api.post(
         "/resources", json={"uri": "docs://readme", "name": "readme", "content": "hello"}

@@ -18,7 +18,7 @@ from forge.cluster import Cluster, cluster_for
 from forge.contracts import AdminPanel, Transport
 from forge.mcp.engine import McpEngine
 from forge.mcp.revalidation import CredentialWatch
-from forge.plugins import PluginError, all_answers, first_answer, flatten, resolve
+from forge.plugins import PluginError, all_answers, call_implementation, first_answer, flatten, implementations, resolve
 from forge.registry import answers_by_plugin, unique_registry
 from forge.secrets import PLAINTEXT
 from forge.services.metrics import ToolMetrics
@@ -161,7 +161,10 @@ class Gateway:
         self._tasks.clear()
         self.engine.subscriptions.end_all()
         await self.engine.sessions.close_all()
-        for answer in self.hook.forge_shutdown(gateway=self):
+        # One implementation at a time: were this stop cancelled, no plugin's coroutine is left
+        # created and never awaited.
+        for impl in implementations(self.hook.forge_shutdown):
+            answer = call_implementation(impl, {"gateway": self})
             if asyncio.iscoroutine(answer) or isinstance(answer, asyncio.Future):
                 await _bounded("a plugin's shutdown", answer)
         for name, adapter in self.adapters.items():

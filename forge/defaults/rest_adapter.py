@@ -36,7 +36,10 @@ NO_BODY = object()
 ERROR_BODY_CHARS = 2000  # how much of a failed answer the client sees
 MAX_CONNECTIONS = 256  # open connections to all upstreams together; more calls wait for one
 PLANS_KEPT = 10_000  # tools whose parsed URL template and placements are kept between calls
-KEEPALIVE_SECONDS = 15.0  # an idle upstream connection is closed after this
+# An idle upstream connection is not reused after this: under the 5 s after which uvicorn,
+# Hypercorn and Node close idle connections, so Forge never sends a call (a POST, which aiohttp
+# does not retry) down a connection the upstream is closing at that moment.
+KEEPALIVE_SECONDS = 4.0
 
 
 class RestAdapter:

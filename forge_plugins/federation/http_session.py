@@ -37,7 +37,10 @@ from forge_plugins.federation.wire import (
 Notify = Callable[[dict], Awaitable[None]]
 LISTEN_FILTER = {"toolsListChanged": True, "promptsListChanged": True, "resourcesListChanged": True}
 MAX_CONNECTIONS = 256  # open connections to one upstream; more concurrent calls wait for one
-KEEPALIVE_SECONDS = 15.0  # an idle connection is closed after this
+# An idle upstream connection is not reused after this: under the 5 s after which uvicorn,
+# Hypercorn and Node close idle connections, so Forge never sends a call (a POST, which aiohttp
+# does not retry) down a connection the upstream is closing at that moment.
+KEEPALIVE_SECONDS = 4.0
 
 
 class NotModern(Exception):

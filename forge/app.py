@@ -7,6 +7,7 @@ loaded at import time, so tests can build many apps side by side.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +29,12 @@ from forge.security_headers import CorsForgeAsgi, add_security_headers
 from forge.settings import Settings, load_settings
 
 log = logging.getLogger("forge")
+
+# A request allocates a few hundred short-lived containers; with CPython's default (a young
+# collection every 700 net allocations) a server process collects every request or two. Measured
+# beside the default on tools/call at 32 clients: about a tenth less CPU a call. Only cyclic
+# garbage waits longer (the rest is freed by reference counting at once).
+SERVER_GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def create_app(settings: Settings | None = None, *, plugins: Iterable[Any] = ()) -> ForgeAsgi:
@@ -67,10 +74,17 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Any] = ())
     return asgi
 
 
+def tune_garbage_collector() -> None:
+    """Collect garbage at a server's pace (`SERVER_GC_THRESHOLDS`): for a process that serves
+    the gateway, never for one that only builds apps (tests, tools)."""
+    gc.set_threshold(*SERVER_GC_THRESHOLDS)
+
+
 def app_factory() -> ForgeAsgi:
     """Entry point for ASGI servers: `uvicorn --factory forge.app:app_factory`."""
     from forge.logs import configure_logging
 
+    tune_garbage_collector()
     settings = load_settings()
     configure_logging(settings)
     return create_app(settings)

@@ -69,3 +69,23 @@ def test_a_server_that_is_not_installed_is_named_with_its_extra(tmp_path):
     assert done.stderr.strip().splitlines()[-1] == (
         "forge: --server granian needs granian installed: pip install 'forge-gateway[granian]'"
     )
+
+
+def test_a_serving_process_collects_garbage_at_a_servers_pace(tmp_path, monkeypatch):
+    """Server processes (any ASGI server's factory, and `forge serve`) raise CPython's collection
+    thresholds; building an app alone (as tests do) leaves them as they were."""
+    import gc
+
+    import forge.app
+    from forge.app import SERVER_GC_THRESHOLDS, app_factory
+    from forge.settings import Settings
+
+    set_to = []
+    monkeypatch.setattr(gc, "set_threshold", lambda *values: set_to.append(values))
+    forge.app.create_app(Settings(database_url=f"sqlite:///{tmp_path / 'a.db'}", auth_required=False))
+    assert set_to == []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("forge.logs.configure_logging", lambda settings: None)  # the suite's logging stays
+    monkeypatch.setattr("forge.app.create_app", lambda settings: "app")
+    assert app_factory() == "app"
+    assert set_to == [SERVER_GC_THRESHOLDS]

@@ -63,10 +63,11 @@ def serve(host, port, workers, server):
 
     Workers share nothing but the database and the cache: with CACHE_TYPE=redis they tell each
     other of catalog changes and continue each other's MCP sessions (`forge.cluster`)."""
-    from forge.app import create_app
+    from forge.app import create_app, tune_garbage_collector
     from forge.logs import configure_logging
     from forge.settings import SettingsError
 
+    tune_garbage_collector()
     settings = _settings(host=host, port=port, workers=workers)
     if settings.workers > 1 and settings.cache_type != "redis":
         raise SettingsError(

@@ -69,7 +69,10 @@ class Settings(BaseSettings):
     upstream_max_response_bytes: int = Field(
         16 * 2**20,
         ge=1024,
-        description="Largest answer a REST tool reads from its upstream, in bytes; a larger one is an error result.",
+        description=(
+            "Largest answer read from a REST tool's upstream, and largest JSON answer or single SSE message "
+            "read from a federated 2026-07-28 HTTP upstream, in bytes; a larger one is an error result."
+        ),
     )
     shutdown_grace_seconds: float = Field(
         10.0,

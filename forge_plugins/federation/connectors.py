@@ -31,17 +31,25 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from forge.outbound import OutboundPolicy
-from forge_plugins.federation.http_session import HttpSession, NotModern
+from forge_plugins.federation.http_session import MAX_ANSWER_BYTES, HttpSession, NotModern
 from forge_plugins.federation.stream_session import StreamSession
 
 
 class Connectors:
-    """The connectors of one gateway, sharing its identity and timeout."""
+    """The connectors of one gateway, sharing its identity, timeout and answer cap."""
 
-    def __init__(self, info: Mapping[str, Any], timeout: float, policy: OutboundPolicy | None = None):
+    def __init__(
+        self,
+        info: Mapping[str, Any],
+        timeout: float,
+        policy: OutboundPolicy | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ):
         self.info = dict(info)
         self.timeout = timeout
         self.policy = policy or OutboundPolicy()  # what HTTP upstreams may be (OUTBOUND_ALLOW)
+        # UPSTREAM_MAX_RESPONSE_BYTES, for HttpSession's answers; the SDK's transports read theirs.
+        self.max_answer_bytes = max_answer_bytes
 
     def registry(self) -> dict:
         return {"streamable_http": self.streamable_http, "sse": self.sse, "stdio": self.stdio}
@@ -50,7 +58,12 @@ class Connectors:
     async def streamable_http(self, record: Mapping[str, Any]) -> AsyncIterator[Any]:
         await self.policy.check_url(record["url"])  # a refusal told plainly; clients check again
         session = HttpSession(
-            record["url"], record.get("headers") or {}, info=self.info, timeout=self.timeout, policy=self.policy
+            record["url"],
+            record.get("headers") or {},
+            info=self.info,
+            timeout=self.timeout,
+            policy=self.policy,
+            max_answer_bytes=self.max_answer_bytes,
         )
         try:
             await session.open()

@@ -56,7 +56,10 @@ class Federation:
         self.instance_id = instance_id(gateway)
         self.timeout = gateway.settings.federation_timeout
         self.connectors = Connectors(
-            client_info(gateway.settings.app_name), self.timeout, OutboundPolicy.of(gateway.settings)
+            client_info(gateway.settings.app_name),
+            self.timeout,
+            OutboundPolicy.of(gateway.settings),
+            gateway.settings.upstream_max_response_bytes,
         )
         self.adapter = FederationAdapter(self)
         self.upstreams: dict[str, Upstream] = {}

@@ -9,6 +9,14 @@ List changes come from a held `subscriptions/listen` stream (`watch`).
 The client is aiohttp's, as the REST adapter's: with httpx's pool, a federated tools/call cost
 Forge 2-5 times the CPU of a REST tool call and got slower as concurrency grew (bench/run.py, the
 MCP-upstream rows).
+
+What one answer can make Forge hold is capped at UPSTREAM_MAX_RESPONSE_BYTES (`max_answer_bytes`),
+as a REST tool's answer is: a JSON answer's body (refused at once when its Content-Length says it
+is larger, else as soon as that much has arrived), and on an SSE answer stream each line and each
+event (one message). A stream as a whole is not capped: a POST's stream lasts at most its call's
+timeout and its notifications are relayed as they come, and the listen stream (`watch`) is held
+for hours. Past the cap the answer is dropped unread (its connection closed) and `AnswerTooLarge`
+is raised, which names the setting; a federated call reports it as an upstream failure.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from forge_plugins.federation.wire import (
     LIST_CHANGED,
     MODERN,
     NAME_PARAM,
+    AnswerTooLarge,
     UpstreamUnavailable,
     answer_of,
     modern_params,
@@ -41,6 +50,7 @@ MAX_CONNECTIONS = 256  # open connections to one upstream; more concurrent calls
 # Hypercorn and Node close idle connections, so Forge never sends a call (a POST, which aiohttp
 # does not retry) down a connection the upstream is closing at that moment.
 KEEPALIVE_SECONDS = 4.0
+MAX_ANSWER_BYTES = 16 * 2**20  # UPSTREAM_MAX_RESPONSE_BYTES's default; the connectors pass the setting
 
 
 class NotModern(Exception):
@@ -62,10 +72,12 @@ class HttpSession:
         policy: OutboundPolicy | None = None,
         resolver: aiohttp.abc.AbstractResolver | None = None,
         connector: Mapping[str, Any] | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ):
         """`resolver` and `connector` (aiohttp TCPConnector options) are for tests; the policy
-        guards whatever they are."""
+        guards whatever they are. `max_answer_bytes` is UPSTREAM_MAX_RESPONSE_BYTES."""
         self.url = url
+        self.max_answer_bytes = max_answer_bytes
         self.info = dict(info)
         self.timeout = timeout
         self.server: dict = {}
@@ -142,13 +154,14 @@ class HttpSession:
         self, response: aiohttp.ClientResponse, request_id: int, on_notification: Notify | None
     ) -> dict:
         if response.headers.get("content-type", "").startswith("text/event-stream"):
-            async for message in sse_messages(text_lines(response)):
+            limit = self.max_answer_bytes
+            async for message in sse_messages(text_lines(response, limit), limit):
                 if "method" not in message and message.get("id") == request_id:
                     return answer_of(message)
                 if "method" in message and "id" not in message and on_notification is not None:
                     await on_notification(message)
             raise UpstreamUnavailable("the upstream ended its answer stream without answering")
-        raw = await response.read()
+        raw = await read_body(response, self.max_answer_bytes)
         try:
             message = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -163,7 +176,8 @@ class HttpSession:
 
     async def watch(self, on_change: Notify) -> None:
         """Hold a `subscriptions/listen` stream and hand each change notification to `on_change`;
-        return when the upstream ends it, raise `UpstreamUnavailable` when the connection breaks.
+        return when the upstream ends it, raise `UpstreamUnavailable` when the connection breaks
+        (`AnswerTooLarge` for one line or event over the cap; the stream's total is not capped).
         An upstream that cannot be listened to is watched by the health checks alone."""
         request_id = f"forge-listen-{next(self._ids)}"
         params = modern_params({"notifications": LISTEN_FILTER}, self.info, {}, None)
@@ -173,10 +187,11 @@ class HttpSession:
                 self.url, data=orjson.dumps(body), headers=self._headers("subscriptions/listen", {}, None)
             ) as response:
                 if not response.headers.get("content-type", "").startswith("text/event-stream"):
-                    await response.read()
+                    await read_body(response, self.max_answer_bytes)
                     await self._closed.wait()  # refused: nothing to hold
                     return
-                async for message in sse_messages(text_lines(response)):
+                limit = self.max_answer_bytes
+                async for message in sse_messages(text_lines(response, limit), limit):
                     if (
                         message.get("method") in LIST_CHANGED
                         or message.get("method") == "notifications/resources/updated"
@@ -194,18 +209,52 @@ class HttpSession:
             raise UpstreamUnavailable("the upstream closed its listen stream")
 
 
-async def text_lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The answer's body, refused past `limit` bytes: at once when its Content-Length says so,
+    else as soon as that many have arrived (a chunked answer), never holding more."""
+    if response.content_length is not None:
+        if response.content_length > limit:
+            raise AnswerTooLarge.over(limit)
+        return await response.read()
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise AnswerTooLarge.over(limit)
+    return bytes(body)
+
+
+async def text_lines(response: aiohttp.ClientResponse, limit: int | None = None) -> AsyncIterator[str]:
     """The lines of an answer as text, without their line ends. Split here rather than by
     aiohttp's `readline`, which refuses a line over 128 KiB (an SSE `data:` line holding a large
-    tool result is one line)."""
-    pending = b""
+    tool result is one line). A line longer than `limit` bytes raises `AnswerTooLarge` as soon as
+    that much of it has arrived. Linear in the answer's size: each chunk is searched for line ends
+    only where it was appended, and the lines handed out are cut off the buffer."""
+    buffer = bytearray()
     async for chunk in response.content.iter_any():
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.removesuffix(b"\r").decode("utf-8", errors="replace")
-    if pending:
-        yield pending.removesuffix(b"\r").decode("utf-8", errors="replace")
+        searched = len(buffer)  # what is before this has no line end
+        buffer += chunk
+        start = 0
+        while (end := buffer.find(b"\n", searched)) != -1:
+            yield _line(buffer, start, _content_end(buffer, start, end), limit)
+            start = searched = end + 1
+        if start:
+            del buffer[:start]
+        if limit is not None and _content_end(buffer, 0, len(buffer)) > limit:  # a line still arriving
+            raise AnswerTooLarge.over(limit, "a line of the upstream's answer stream")
+    if buffer:
+        yield _line(buffer, 0, _content_end(buffer, 0, len(buffer)), limit)
+
+
+def _content_end(buffer: bytearray, start: int, end: int) -> int:
+    """Where the line from `start` to a line end at `end` stops, a CRLF's CR left out."""
+    return end - 1 if end > start and buffer[end - 1] == 0x0D else end
+
+
+def _line(buffer: bytearray, start: int, end: int, limit: int | None) -> str:
+    if limit is not None and end - start > limit:
+        raise AnswerTooLarge.over(limit, "a line of the upstream's answer stream")
+    return buffer[start:end].decode("utf-8", errors="replace")
 
 
 def describe_failure(error: Exception) -> str:

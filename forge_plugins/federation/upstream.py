@@ -20,7 +20,7 @@ from typing import Any
 from forge.mcp.jsonrpc import McpError
 from forge_plugins.federation.breaker import Breaker, CircuitOpen
 from forge_plugins.federation.importer import SelfLoop
-from forge_plugins.federation.wire import LIST_CHANGED, MODERN, UpstreamUnavailable
+from forge_plugins.federation.wire import LIST_CHANGED, MODERN, AnswerTooLarge, UpstreamUnavailable
 
 log = logging.getLogger("forge.federation")
 
@@ -217,6 +217,9 @@ class Upstream:
                 raise UpstreamFailure(
                     f"upstream {self.name!r} did not answer {method} within {self.timeout:g} s"
                 ) from None
+            except AnswerTooLarge as error:
+                self.breaker.succeeded()  # it answered: too much, which asking again will not change
+                raise UpstreamFailure(f"upstream {self.name!r} answered {method}, but {error}") from None
             except UpstreamUnavailable as error:
                 self.breaker.failed()
                 if attempt + 1 < attempts:

@@ -45,6 +45,17 @@ class UpstreamUnavailable(ConnectionError):
     """The upstream could not be reached, or the connection ended before it answered."""
 
 
+class AnswerTooLarge(UpstreamUnavailable):
+    """An upstream answer (a JSON body, or one message of an answer stream) larger than
+    UPSTREAM_MAX_RESPONSE_BYTES; the message says so. Unavailable in kind, so whatever handles an
+    upstream that did not answer (syncs, health checks, the listen stream) handles this too; a call
+    tells it apart (`Upstream.call`: it is an answer, so no retry and no breaker failure)."""
+
+    @classmethod
+    def over(cls, limit: int, what: str = "the upstream's answer") -> AnswerTooLarge:
+        return cls(f"{what} is larger than {limit} bytes (UPSTREAM_MAX_RESPONSE_BYTES)")
+
+
 def client_info(app_name: str) -> dict:
     return {"name": f"{app_name} (federation)", "version": __version__}
 
@@ -119,15 +130,17 @@ def for_handshake_client(result: dict) -> dict:
     return shaped
 
 
-async def sse_messages(lines: AsyncIterator[str]) -> AsyncIterator[dict]:
+async def sse_messages(lines: AsyncIterator[str], limit: int | None = None) -> AsyncIterator[dict]:
     """The JSON-RPC messages of an SSE body, one per event; priming events (no data) and comments
-    are skipped."""
+    are skipped. An event whose data lines add up to more than `limit` characters raises
+    `AnswerTooLarge` (each line is bounded by whoever splits the lines, `http_session.text_lines`)."""
     data: list[str] = []
+    size = 0
     async for line in lines:
         if line == "":
             if data:
                 payload = "\n".join(data)
-                data = []
+                data, size = [], 0
                 try:
                     message = orjson.loads(payload)
                 except orjson.JSONDecodeError:
@@ -140,6 +153,9 @@ async def sse_messages(lines: AsyncIterator[str]) -> AsyncIterator[dict]:
         field, _, value = line.partition(":")
         if field == "data":
             data.append(value.removeprefix(" "))
+            size += len(data[-1]) + 1
+            if limit is not None and size > limit:
+                raise AnswerTooLarge.over(limit, "a message in the upstream's answer stream")
     if data:
         try:
             message = orjson.loads("\n".join(data))

@@ -16,7 +16,8 @@
   own table `issued_tokens` (`issued`) and listed (the admin UI's tokens panel uses `tokens_of`).
 - `forge_secret_codec`: AES-GCM with a key derived from AUTH_ENCRYPTION_SECRET, so the upstream
   headers of tools and gateways are stored encrypted (`codec`).
-- `forge_cli_commands`: `forge token`, `forge secrets rotate`.
+- `forge_cli_commands`: `forge token` (and `forge token revoke JTI`, `forge token list` on the
+  database), `forge secrets rotate`.
 """
 
 from __future__ import annotations

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("forge.auth")
+# What may be revoked, by the API and `forge token revoke` alike: printable ASCII, as any token's id
+# is in practice, and no longer than the column.
+JTI = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 class RevocationList:

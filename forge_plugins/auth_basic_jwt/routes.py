@@ -20,9 +20,8 @@ from forge.api.schemas import ErrorBody, Page
 from forge.asgi import compile_path
 from forge_plugins.auth_basic_jwt.challenges import METADATA_PATH, metadata
 from forge_plugins.auth_basic_jwt.issued import MAX_MINUTES, STATES, TokenRefused
+from forge_plugins.auth_basic_jwt.revocation import JTI
 from forge_plugins.auth_basic_jwt.settings import settings_of
-
-JTI = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, as any token's id is in practice
 
 
 class ProtectedResource(BaseModel):

@@ -1,5 +1,8 @@
 """Making tokens: `forge token` and `python -m forge_plugins.auth_basic_jwt.create_token`.
 
+`forge token` is a group that issues when given no subcommand, so `forge token --username ...`
+works as it always did; its subcommands `revoke` and `list` are `token_records_cli`'s.
+
 Layer: plugin command line. Tokens carry `sub`, `iat`, `exp`, a random `jti` (what
 `POST /auth/tokens/{jti}/revoke` names), the `scopes` asked for, and `aud`/`iss` when
 JWT_AUDIENCE/JWT_ISSUER are set. They are signed with JWT_SECRET_KEY for HS256/384/512, or with
@@ -15,6 +18,9 @@ from pathlib import Path
 
 import click
 import jwt
+from click.core import ParameterSource
+
+from forge_plugins.auth_basic_jwt.token_records_cli import list_command, revoke_command
 
 
 def create_token(
@@ -57,7 +63,7 @@ def claims_for(username, expires_minutes, *, scopes=None, audience=None, issuer=
     return claims
 
 
-@click.command("token")
+@click.group("token", invoke_without_command=True, subcommand_metavar="[revoke JTI | list]")
 @click.option("--username", "-u", default=None, help="Who the token names (default: BASIC_AUTH_USER).")
 @click.option(
     "--exp",
@@ -77,8 +83,21 @@ def claims_for(username, expires_minutes, *, scopes=None, audience=None, issuer=
     "--scope", "scopes", multiple=True, help="Limit the token: admin, read, server:<id> (repeatable)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the token with its jti and expiry, as JSON.")
-def token_command(username, expires, secret, private_key_file, scopes, as_json):
-    """Print a JWT for the gateway's API and MCP endpoints."""
+@click.pass_context
+def token_command(context, username, expires, secret, private_key_file, scopes, as_json):
+    """Print a JWT for the gateway's API and MCP endpoints.
+
+    `forge token revoke JTI` refuses a token from then on; `forge token list` shows the tokens
+    issued through the API and the admin UI."""
+    if context.invoked_subcommand is not None:
+        given = [
+            parameter.opts[0]
+            for parameter in context.command.params
+            if context.get_parameter_source(parameter.name) is not ParameterSource.DEFAULT
+        ]
+        if given:  # `forge token --json list` would otherwise drop them silently
+            raise click.UsageError(f"{', '.join(given)}: options for issuing a token, not for a subcommand")
+        return
     from forge.plugins import PluginError
     from forge.settings import SettingsError, load_settings
     from forge_plugins.auth_basic_jwt.keys import signing_key
@@ -105,3 +124,7 @@ def token_command(username, expires, secret, private_key_file, scopes, as_json):
         click.echo(json.dumps({"token": token, "jti": claims["jti"], "expires_at": expiry}))
     else:
         click.echo(token)
+
+
+token_command.add_command(revoke_command)
+token_command.add_command(list_command)

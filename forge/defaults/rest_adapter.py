@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from forge.capped_read import ResponseTooLarge, read_capped
 from forge.hookspecs import hookimpl
 from forge.outbound import OutboundPolicy, OutboundRefused
 from forge.services.tools import error_result
@@ -130,29 +131,6 @@ class RestAdapter:
             except orjson.JSONDecodeError:
                 return error_result(f"Tool {tool['name']!r}: the upstream's JSON answer could not be parsed")
         return result
-
-
-class ResponseTooLarge(Exception):
-    """An upstream answer over UPSTREAM_MAX_RESPONSE_BYTES; the message says so."""
-
-    @classmethod
-    def over(cls, limit: int) -> ResponseTooLarge:
-        return cls(f"the upstream's answer is larger than {limit} bytes (UPSTREAM_MAX_RESPONSE_BYTES)")
-
-
-async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The answer's body, refused past `limit` bytes: at once when its Content-Length says so,
-    else as soon as that many have arrived (a chunked answer), never holding more in memory."""
-    if response.content_length is not None:
-        if response.content_length > limit:
-            raise ResponseTooLarge.over(limit)
-        return await response.read()
-    body = bytearray()
-    async for chunk in response.content.iter_any():
-        body += chunk
-        if len(body) > limit:
-            raise ResponseTooLarge.over(limit)
-    return bytes(body)
 
 
 def _decode(content: bytes, charset: str | None) -> str:

@@ -30,6 +30,7 @@ import aiohttp
 import orjson
 from mcp.shared.inbound import encode_header_value
 
+from forge.capped_read import read_capped
 from forge.mcp.jsonrpc import INTERNAL_ERROR, McpError
 from forge.outbound import OutboundPolicy, OutboundRefused
 from forge_plugins.federation.wire import (
@@ -161,7 +162,7 @@ class HttpSession:
                 if "method" in message and "id" not in message and on_notification is not None:
                     await on_notification(message)
             raise UpstreamUnavailable("the upstream ended its answer stream without answering")
-        raw = await read_body(response, self.max_answer_bytes)
+        raw = await read_capped(response, self.max_answer_bytes, AnswerTooLarge)
         try:
             message = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -187,7 +188,7 @@ class HttpSession:
                 self.url, data=orjson.dumps(body), headers=self._headers("subscriptions/listen", {}, None)
             ) as response:
                 if not response.headers.get("content-type", "").startswith("text/event-stream"):
-                    await read_body(response, self.max_answer_bytes)
+                    await read_capped(response, self.max_answer_bytes, AnswerTooLarge)
                     await self._closed.wait()  # refused: nothing to hold
                     return
                 limit = self.max_answer_bytes
@@ -207,21 +208,6 @@ class HttpSession:
             raise UpstreamUnavailable(f"the listen stream broke: {type(error).__name__}") from None
         if not self._closed.is_set():
             raise UpstreamUnavailable("the upstream closed its listen stream")
-
-
-async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The answer's body, refused past `limit` bytes: at once when its Content-Length says so,
-    else as soon as that many have arrived (a chunked answer), never holding more."""
-    if response.content_length is not None:
-        if response.content_length > limit:
-            raise AnswerTooLarge.over(limit)
-        return await response.read()
-    body = bytearray()
-    async for chunk in response.content.iter_any():
-        body += chunk
-        if len(body) > limit:
-            raise AnswerTooLarge.over(limit)
-    return bytes(body)
 
 
 async def text_lines(response: aiohttp.ClientResponse, limit: int | None = None) -> AsyncIterator[str]:

@@ -3,8 +3,9 @@
 Layer: kernel, beside the gateway, which picks and starts it: `Cluster` (one process: nothing to
 share) with the memory cache, `RedisCluster` on REDIS_URL with CACHE_TYPE=redis, so workers of
 one `forge serve --workers N` and replicas behind a load balancer (no sticky sessions) agree.
-Nothing here is a hook: the gateway calls `publish`, and hands `start` the function that applies
-what other processes published; the session registry calls the session methods.
+The gateway calls `publish`, and hands `start` the function that applies what other processes
+published; the session registry calls the session methods. Plugins take part through the gateway:
+`gateway.publish_cluster_event(topic, data)` sends, the `forge_cluster_event` hook receives.
 
 Why Redis pub/sub rather than PostgreSQL LISTEN/NOTIFY: sessions need a shared store as well, and
 Redis is both; it works the same with SQLite on one host; and NOTIFY would hold one connection
@@ -14,8 +15,10 @@ subscription reloads the whole catalog once it is back (what it missed is then i
 Events, JSON on the channel `{prefix}:events`, each tagged with the sender's id (a process ignores
 its own): `{"type": "entities", "changes": [[kind, id], ...]}` (re-read those entities),
 `{"type": "reload"}`, `{"type": "resource_updated", "uri": ...}`, `{"type": "session", "id": ...,
-"state": {...} | null}` (a session changed, or ended). A session's state is the key
-`{prefix}:session:{id}`, expiring when the session has been idle as long as the registry allows.
+"state": {...} | null}` (a session changed, or ended), `{"type": "plugin", "topic": ..., "data":
+...}` (a plugin's own event, `plugin_event`, handed to the other processes' `forge_cluster_event`).
+A session's state is the key `{prefix}:session:{id}`, expiring when the session has been idle as
+long as the registry allows.
 
 Leases, for work that one process of the cluster should do, not all of them (the federation
 plugin's imports, health checks and syncs): `hold_lease(name, ttl)` takes or renews the key
@@ -66,6 +69,15 @@ return 0
 """
 
 
+def plugin_event(topic: str, data) -> dict:
+    """The event carrying a plugin's `data` under `topic`; raises TypeError when `data` is not JSON
+    (a plugin's mistake, told to it, not logged as a Redis failure by `publish`)."""
+    if not isinstance(topic, str) or not topic:
+        raise TypeError(f"a cluster event's topic is a non-empty string, not {topic!r}")
+    orjson.dumps(data)  # raises orjson.JSONEncodeError, a TypeError
+    return {"type": "plugin", "topic": topic, "data": data}
+
+
 class ClusterUnavailable(Exception):
     """The shared channel cannot be reached at start; the message names the setting."""
 
@@ -74,6 +86,9 @@ class Cluster:
     """A process on its own: nothing is published, no session is found elsewhere."""
 
     shared = False
+
+    async def connect(self) -> None:
+        """Ready to `publish`, not listening: for a process that serves nothing (a command line)."""
 
     async def start(self, on_event: OnEvent) -> None:
         pass
@@ -131,10 +146,13 @@ class RedisCluster(Cluster):
         self._lease_scripts = None
         self._leases_unreachable = False
 
-    async def start(self, on_event: OnEvent) -> None:
+    async def connect(self) -> None:
         from redis import asyncio as aioredis  # the `redis` extra; only with CACHE_TYPE=redis
 
         self.redis = aioredis.from_url(self.redis_url, socket_connect_timeout=CONNECT_SECONDS)
+
+    async def start(self, on_event: OnEvent) -> None:
+        await self.connect()
         subscribed = asyncio.Event()
         self._listener = asyncio.create_task(self._listen(on_event, subscribed))
         try:

@@ -14,7 +14,7 @@ from typing import Any
 import pluggy
 
 from forge.catalog import BULK_CHANGES, Catalog
-from forge.cluster import Cluster, cluster_for
+from forge.cluster import Cluster, cluster_for, plugin_event
 from forge.contracts import AdminPanel, Transport
 from forge.mcp.engine import McpEngine
 from forge.mcp.revalidation import CredentialWatch
@@ -223,6 +223,24 @@ class Gateway:
             await self.engine.announce_resource_updated(event["uri"])
         elif kind == "session":
             self.engine.sessions.changed_elsewhere(event["id"], event.get("state"))
+        elif kind == "plugin" and isinstance(event.get("topic"), str):
+            await self._plugin_event_elsewhere(event["topic"], event.get("data"))
+
+    async def _plugin_event_elsewhere(self, topic: str, data) -> None:
+        """Hand a plugin's event to every `forge_cluster_event`, each on its own: one that fails
+        is logged, and the others (and the next events) are still delivered."""
+        kwargs = {"gateway": self, "topic": topic, "data": data}
+        for impl in implementations(self.hook.forge_cluster_event):
+            try:
+                await resolve(call_implementation(impl, kwargs))
+            except Exception:
+                log.exception("plugin %s failed handling the cluster event %r", impl.plugin_name, topic)
+
+    async def publish_cluster_event(self, topic: str, data) -> None:
+        """Tell the other processes serving this gateway (CACHE_TYPE=redis: workers, replicas) of
+        something, fire-and-forget: their `forge_cluster_event(gateway, topic, data)` is called;
+        this process's is not. `data` must be JSON (TypeError otherwise). Alone, nobody is told."""
+        await self.cluster.publish(plugin_event(topic, data))
 
     async def resource_updated(self, uri: str) -> None:
         """A resource's content changed: forget its cached reads and notify its subscribers."""

@@ -282,6 +282,41 @@ def forge_after_entity_write(gateway, kind, before, after, principal):
     """
 
 
+# --- Cluster ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def forge_cluster_event(gateway, topic, data):
+    """Receive an event a plugin in another process serving this gateway published.
+
+    With CACHE_TYPE=redis, the workers of `forge serve --workers N` and the replicas sharing
+    REDIS_URL (and REDIS_PREFIX) share one pub/sub channel (`forge.cluster`). A plugin publishes
+    with `await gateway.publish_cluster_event(topic, data)`: `topic` names what happened (prefix it
+    with your plugin's name, e.g. "auth_basic_jwt.revoked"), `data` is any JSON value (a TypeError
+    otherwise); keep it small, and an id to re-read rather than a record. Every other process is
+    then called here with both, in order of publication, soon after (well under a second).
+    It is fire-and-forget: never delivered to the process that published it (act there yourself),
+    nothing is acknowledged or retried, and an event published while Redis is unreachable, or while
+    a process's subscription is down, is lost for good. So an event only hastens what must happen
+    anyway: keep state that matters in the store, and keep a periodic re-read of it as the safety
+    net. Without CACHE_TYPE=redis, a process is alone: publishing tells nobody and this is never
+    called. Any process (or an older version) may publish anything under any topic: ignore the
+    topics you do not know, and check `data` before you trust it (its type, its size); ignore a
+    malformed one.
+    Parameters: `gateway`, the receiving `forge.gateway.Gateway`; `topic`, the publisher's string;
+    `data`, the decoded JSON value it published.
+    Returns: None, or an awaitable the kernel awaits before the next event is handled (so be quick:
+    start a task for long work); an exception is logged, and the other plugins and later events
+    are still delivered.
+    Call semantics: all results are collected, in call order; each implementation is called on
+    its own.
+    May be async: yes.
+    Default plugin: none in the kernel. `forge_plugins.auth_basic_jwt` publishes the jti of a token
+    revoked through its API or `forge token revoke`, so every process refuses it at once and ends
+    its open connections (its AUTH_REVOCATION_REFRESH re-read stays the safety net).
+    """
+
+
 # --- Tool adapters ---------------------------------------------------------------------------------
 
 

@@ -7,6 +7,8 @@
   `scopes` claim (a list or a space-separated string; OAuth's `scope` too) limits it: "admin",
   "read", "server:<id>"; a token with none is an admin token, as ContextForge's are. Failures
   count per client address: past AUTH_MAX_FAILURES per AUTH_FAILURE_WINDOW seconds, 429.
+- `forge_cluster_event`: a revocation another process made (CACHE_TYPE=redis), applied at once;
+  this process publishes its own the same way (`revocation.REVOKED`).
 - `forge_credential_valid`: a token behind an open connection (WebSocket, SSE, a session's stream)
   holds until revoked or past its `exp`; the kernel then ends the connection. Basic holds.
 - `forge_auth_challenge`: Basic on the management API and UI; on MCP endpoints a Bearer challenge
@@ -35,6 +37,7 @@ from forge_plugins.auth_basic_jwt.challenges import challenge
 from forge_plugins.auth_basic_jwt.codec import AesGcmCodec
 from forge_plugins.auth_basic_jwt.issued import IssuedTokens
 from forge_plugins.auth_basic_jwt.keys import HMAC_ALGORITHMS
+from forge_plugins.auth_basic_jwt.revocation import REVOKED
 from forge_plugins.auth_basic_jwt.routes import build_blueprint
 from forge_plugins.auth_basic_jwt.secrets_cli import secrets_group
 from forge_plugins.auth_basic_jwt.settings import AuthSettings, settings_of
@@ -87,6 +90,13 @@ def forge_credential_valid(gateway, principal):
 
 
 @hookimpl
+def forge_cluster_event(gateway, topic, data):
+    if topic == REVOKED:
+        return authenticator_of(gateway).revoked.told(data)
+    return None
+
+
+@hookimpl
 def forge_auth_challenge(gateway, credentials):
     return challenge(gateway, credentials)
 
@@ -112,6 +122,7 @@ async def _start(gateway) -> None:
     authenticator.verifier.load()
     await authenticator.revoked.load(gateway.store)
     authenticator.revoked.on_change = gateway.credential_watch.sweep  # revoked: their connections end
+    authenticator.revoked.on_revoke = lambda jti: gateway.publish_cluster_event(REVOKED, {"jti": jti})
     await tokens_of(gateway).open(gateway.store, gateway.settings.async_database_url)
     _refreshers[gateway] = asyncio.create_task(authenticator.revoked.refresh_periodically())
     if gateway.settings.auth_required:

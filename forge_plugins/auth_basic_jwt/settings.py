@@ -50,7 +50,10 @@ class AuthSettings(BaseSettings):
     auth_revocation_refresh: float = Field(
         30.0,
         gt=0,
-        description="Seconds between re-reads of the revoked-token list (other workers' revocations).",
+        description=(
+            "Seconds between re-reads of the revoked-token list: how other workers' revocations "
+            "arrive without CACHE_TYPE=redis (with it they arrive at once; this is the safety net)."
+        ),
     )
 
     @field_validator("auth_authorization_servers", mode="before")

@@ -3,9 +3,11 @@
 Layer: plugin command line, over the same objects the API uses: `RevocationList.revoke` (what
 `POST /auth/tokens/{jti}/revoke` calls) and `IssuedTokens.page` (what `GET /auth/tokens` calls), on
 the store opened from DATABASE_URL as `forge serve` opens it. So a gateway may run meanwhile, in
-another process: it refuses the token once it re-reads the list, every AUTH_REVOCATION_REFRESH
-seconds (there is no message between processes for revocations); a gateway started later refuses it
-at once.
+another process. With CACHE_TYPE=redis the revocation is also published on the gateways' channel
+(REDIS_URL, REDIS_PREFIX, as `forge serve` reads them: `forge.cluster`), so the gateways sharing that
+Redis refuse the token at once; otherwise (or with Redis unreachable: a warning) a running gateway
+refuses it once it re-reads the list, every AUTH_REVOCATION_REFRESH seconds. A gateway started later
+refuses it at once.
 
 Any jti may be revoked, recorded or not: tokens signed offline by `forge token` are not recorded,
 and `forge token --json` prints their jti for this.
@@ -38,20 +40,25 @@ def _settings():
 async def _opened(settings, auth_settings):
     """The revocation list, read, and the issued tokens, over one store on DATABASE_URL (migrated
     as `forge serve` would, so revoking before the first start works too)."""
+    from forge.cluster import cluster_for, plugin_event
     from forge.store.repository import Store
     from forge_plugins.auth_basic_jwt.issued import IssuedTokens
-    from forge_plugins.auth_basic_jwt.revocation import RevocationList
+    from forge_plugins.auth_basic_jwt.revocation import REVOKED, RevocationList
 
     store = Store(settings.async_database_url)
+    cluster = cluster_for(settings)  # connected only to publish: nothing is listened to here
     try:
         await store.open()
+        await cluster.connect()
         revoked = RevocationList(auth_settings.auth_revocation_refresh)
+        revoked.on_revoke = lambda jti: cluster.publish(plugin_event(REVOKED, {"jti": jti}))
         await revoked.load(store)
         # No gateway: the command line signs nothing, and only issuing needs one.
         tokens = IssuedTokens(None, auth_settings, revoked)
         await tokens.open(store, settings.async_database_url)
         yield revoked, tokens
     finally:
+        await cluster.stop()
         await store.close()
 
 
@@ -88,10 +95,11 @@ def revoke_command(jti, reason, as_json):
 
     The jti is in `forge token --json` output and in `forge token list`; a token not recorded
     (signed offline by `forge token`) is revoked all the same. Written to the database of
-    DATABASE_URL: a gateway running in another process refuses the token when it next re-reads the
-    list, within its AUTH_REVOCATION_REFRESH seconds (default 30), and then ends the connections the
-    token holds open; a gateway started later refuses it at once. Revoking is never undone;
-    revoking again keeps the first record.
+    DATABASE_URL; with CACHE_TYPE=redis also published on REDIS_URL, so running gateways sharing
+    that Redis refuse the token at once. Otherwise (or with Redis unreachable) a running gateway
+    refuses it when it next re-reads the list, within its AUTH_REVOCATION_REFRESH seconds (default
+    30). Either way it then ends the connections the token holds open; a gateway started later
+    refuses it at once. Revoking is never undone; revoking again keeps the first record.
     """
     from forge_plugins.auth_basic_jwt.revocation import JTI
 

@@ -23,6 +23,10 @@ long as the registry allows.
 Leases, for work that one process of the cluster should do, not all of them (the federation
 plugin's imports, health checks and syncs): `hold_lease(name, ttl)` takes or renews the key
 `{prefix}:lease:{name}`, holding this process's id, and answers whether this process holds it.
+A short lease also coalesces what several processes hear at once: the federation plugin relays
+an upstream's resources/updated for a URI only from the process that heard it first, which holds
+`resource-updated:{gateway id}:{uri}` for a second (renewed by each update it relays) while the
+others drop theirs (`forge_plugins.federation.upstream.Upstream._relay_update`).
 """
 
 from __future__ import annotations
@@ -121,7 +125,12 @@ class Cluster:
         well within `ttl_seconds` (every third of it, say) to keep the lease, and do the work only
         while it answers True. A process that stops calling (it died, or hangs) loses the lease
         when it expires, and the next process to ask gets it. Alone, this process always holds it;
-        while Redis is unreachable every process answers True: duplicated work beats none."""
+        while Redis is unreachable every process answers True: duplicated work beats none.
+
+        As a claim on one piece of work several processes see at once (an upstream's notification
+        each of them heard), a lease of about a second makes the first to ask its only doer for
+        that window: the holder asking again within it renews and answers True (a later distinct
+        piece is its to do too), any other process answers False until it expires unrenewed."""
         return True
 
     async def release_lease(self, name: str) -> None:

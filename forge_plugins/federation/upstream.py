@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -23,6 +24,12 @@ from forge_plugins.federation.importer import SelfLoop
 from forge_plugins.federation.wire import LIST_CHANGED, MODERN, AnswerTooLarge, UpstreamUnavailable
 
 log = logging.getLogger("forge.federation")
+
+# How long the first process of a cluster to hear an upstream's resources/updated for a URI goes
+# on relaying it alone (`Upstream._relay_update`): long enough for the other processes connected
+# to the same upstream to hear the same notification and drop it.
+RELAY_WINDOW_SECONDS = 1.0
+LONGEST_URI_IN_KEY = 200  # a longer URI is named by its hash in the lease's key
 
 
 class UpstreamFailure(Exception):
@@ -136,9 +143,28 @@ class Upstream:
         if method == "notifications/resources/updated":
             uri = (message.get("params") or {}).get("uri")
             if isinstance(uri, str):
-                self._spawn(self.federation.gateway.resource_updated(uri))
+                self._spawn(self._relay_update(uri))
         elif method in LIST_CHANGED and self.federation.leading:  # followers hear of the leader's sync
             self._spawn(self.sync(announce={LIST_CHANGED[method]}))
+
+    async def _relay_update(self, uri: str) -> None:
+        """Relay the upstream's resources/updated for `uri` (this process's subscribers, and the
+        other processes' through the cluster event `Gateway.resource_updated` publishes) unless
+        another process of the cluster is relaying it: every process connected to this upstream
+        may hear the same notification, and each relaying it would notify every subscriber once
+        per process.
+
+        The first process to hear it takes the lease named by this gateway and `uri` for
+        RELAY_WINDOW_SECONDS; while it holds it, it relays every update of `uri` it hears (a second
+        update from the same connection is a distinct one) and renews the lease, and the others
+        drop theirs: their subscribers hear the holder's cluster event. Alone, or while Redis is
+        unreachable, `hold_lease` answers True and every process relays: a duplicate beats a
+        lost notification."""
+        gateway = self.federation.gateway
+        if not await gateway.cluster.hold_lease(relay_lease(self.id, uri), RELAY_WINDOW_SECONDS):
+            log.debug("gateway %r: %s updated, relayed by another Forge process", self.name, uri)
+            return
+        await gateway.resource_updated(uri)
 
     def _spawn(self, work) -> None:
         task = asyncio.create_task(work)
@@ -247,6 +273,14 @@ def relays(invocation) -> dict:
         "on_notification": invocation.notify,
         "on_request": invocation.ask,
     }
+
+
+def relay_lease(gateway_id: str, uri: str) -> str:
+    """The lease of relaying `uri`'s updates from the gateway `gateway_id`: the URI itself while it
+    is short, else its SHA-256, so the Redis key stays bounded."""
+    if len(uri) > LONGEST_URI_IN_KEY:
+        uri = "sha256:" + hashlib.sha256(uri.encode()).hexdigest()
+    return f"resource-updated:{gateway_id}:{uri}"
 
 
 def describe(error: BaseException | None) -> str:

@@ -37,6 +37,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def eventually(check, timeout: float = 20.0, interval: float = 0.05):
+    """Poll `check()` until it answers something true, for at most `timeout` seconds (a bound on
+    waiting, not a measure of speed); fail naming its last answer, else answer it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            assert answer, f"not true within {timeout} s: {answer!r}"
+            return answer
+        time.sleep(interval)
+
+
 class AsgiServerThread:
     """An ASGI app served by Hypercorn on its own event loop, in a background thread, on a loopback
     port; `start` returns once GET `ready_path` answers 200 and `ready()` holds."""

@@ -14,10 +14,13 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import eventually
+
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 ACCEPT = {"accept": "application/json, text/event-stream"}
 HANDSHAKE = "2025-11-25"
+WITHIN = 1.0  # seconds a change is given to reach the other process (what the cluster promises)
 
 
 @pytest.fixture
@@ -43,28 +46,18 @@ def tool_names(forge) -> list[str]:
     return [tool["name"] for tool in rpc(forge, "tools/list")["result"]["tools"]]
 
 
-def eventually(check, seconds: float = 1.0):
-    """Poll `check` until it answers something truthy; fail after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.02)
-
-
 def test_a_tool_added_through_one_is_listed_and_callable_through_the_other(pair, rest_upstream):
     first, second = pair
     assert tool_names(second) == []
     created = httpx.post(first.url + "/tools", json={"name": "echo", "url": rest_upstream + "/echo"}, timeout=10)
     assert created.status_code == 201, created.text
 
-    assert eventually(lambda: tool_names(second) == ["echo"])
+    assert eventually(lambda: tool_names(second) == ["echo"], timeout=WITHIN)
     result = rpc(second, "tools/call", {"name": "echo", "arguments": {"city": "Oslo"}})["result"]
     assert result["isError"] is False and '"city": "Oslo"' in result["content"][0]["text"]
 
     httpx.post(f"{second.url}/tools/{created.json()['id']}/disable", timeout=10).raise_for_status()
-    assert eventually(lambda: tool_names(first) == [])
+    assert eventually(lambda: tool_names(first) == [], timeout=WITHIN)
 
 
 def open_session(forge) -> str:
@@ -93,11 +86,11 @@ def test_a_session_opened_on_one_continues_on_the_other(pair):
     assert on_session(first, session_id, "ping").json()["result"] == {}
 
     held_by_first = next(session for session in first.gateway.engine.sessions if session.id == session_id)
-    assert eventually(lambda: held_by_first.log_level == "debug")  # set through the second process
+    assert eventually(lambda: held_by_first.log_level == "debug", timeout=WITHIN)  # set through the second process
 
     ended = httpx.delete(second.url + "/mcp", headers={"mcp-session-id": session_id}, timeout=10)
     assert ended.status_code == 200
-    assert eventually(lambda: on_session(first, session_id, "ping").status_code == 404)
+    assert eventually(lambda: on_session(first, session_id, "ping").status_code == 404, timeout=WITHIN)
     assert on_session(second, session_id, "ping").status_code == 404
 
 

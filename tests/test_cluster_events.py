@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 import httpx
 import pytest
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 
 from forge.cli import build_cli
 from forge.hookspecs import hookimpl
+from tests.conftest import eventually
 from tests.test_revocation_closes_connections import (
     GUARDED, NEVER, SECRET, Connections, bearer, issue, refused, revoke,
 )
@@ -27,16 +27,6 @@ pytestmark = pytest.mark.redis
 
 BOUND = 10  # seconds an event is given to arrive; a bound on waiting, not an assertion of speed
 ONLY_THE_EVENT = "3600"  # an AUTH_REVOCATION_REFRESH no test waits for: the re-read explains nothing
-
-
-def eventually(check, seconds: float = BOUND):
-    """Poll `check` until it answers something truthy, for at most `seconds`; answer its last answer."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -75,14 +65,14 @@ def test_an_event_reaches_the_other_processes_plugins_never_the_senders(start_fo
     second = start_forge(plugins=[there, Failing()], **shared)
 
     first.run(first.gateway.publish_cluster_event("test.greeting", {"hello": ["world", 1]}))
-    assert eventually(lambda: there.received) == [("test.greeting", {"hello": ["world", 1]})]
+    assert eventually(lambda: there.received, timeout=BOUND) == [("test.greeting", {"hello": ["world", 1]})]
     assert "this handler is broken" in caplog.text  # logged, and the recorder was called all the same
 
     # The listener lives on: a malformed event is skipped, the next one arrives, in order.
     second.run(second.gateway.cluster.publish({"type": "plugin", "topic": 42, "data": "no topic"}))
     second.run(second.gateway.publish_cluster_event("test.reply", "one"))
     second.run(second.gateway.publish_cluster_event("test.reply", "two"))
-    assert eventually(lambda: len(here.received) == 2)
+    assert eventually(lambda: len(here.received) == 2, timeout=BOUND)
     assert here.received == [("test.reply", "one"), ("test.reply", "two")]
     assert there.received == [("test.greeting", {"hello": ["world", 1]})]  # not its own
 
@@ -122,12 +112,12 @@ def test_a_malformed_revocation_event_is_ignored(start_forge, shared, monkeypatc
     for data in ({"jti": 7}, {"jti": "x" * 256}, {"jti": "has space"}, [jti], jti, None):
         one.run(one.gateway.publish_cluster_event("auth_basic_jwt.revoked", data))
     one.run(one.gateway.publish_cluster_event("test.marker", None))  # handled after every one above
-    assert eventually(lambda: ("test.marker", None) in recorder.received)
+    assert eventually(lambda: ("test.marker", None) in recorder.received, timeout=BOUND)
     assert jti not in _revoked_of(two)
     assert httpx.get(two.url + "/tools", headers=bearer(token)).status_code == 200
 
     one.run(one.gateway.publish_cluster_event("auth_basic_jwt.revoked", {"jti": jti}))
-    assert eventually(lambda: jti in _revoked_of(two))
+    assert eventually(lambda: jti in _revoked_of(two), timeout=BOUND)
     assert httpx.get(two.url + "/tools", headers=bearer(token)).status_code == 401
 
 
@@ -148,4 +138,4 @@ def test_forge_token_revoke_tells_the_gateways_sharing_its_redis(start_forge, sh
     }
     result = CliRunner().invoke(build_cli(), ["token", "revoke", jti], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert eventually(lambda: httpx.get(running.url + "/tools", headers=bearer(token)).status_code == 401)
+    assert eventually(lambda: httpx.get(running.url + "/tools", headers=bearer(token)).status_code == 401, timeout=BOUND)

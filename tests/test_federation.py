@@ -21,7 +21,7 @@ import pytest
 from mcp import Client, types
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import free_port
+from tests.conftest import eventually, free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")
 HERE = Path(__file__).parent
@@ -127,17 +127,6 @@ def call(forge, name: str, arguments: dict | None = None, timeout: float = 60) -
 
 def text(result: dict) -> str:
     return result["content"][0]["text"]
-
-
-def eventually(check, timeout: float = 15, interval: float = 0.1):
-    """Poll `check()` until it answers something true; fail with its last answer."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer or time.monotonic() > deadline:
-            assert answer, f"not true within {timeout} s: {answer!r}"
-            return answer
-        time.sleep(interval)
 
 
 # --- registration and import ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
 
-from tests.conftest import free_port
+from tests.conftest import eventually, free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.MCPDeprecationWarning")
 APPROVED = "Tomorrow's weather"
@@ -82,16 +82,6 @@ def upstream():
     started = Upstream()
     yield started
     started.stop()
-
-
-def eventually(check, timeout: float = 20, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = check()
-        if answer or time.monotonic() > deadline:
-            assert answer, f"not true within {timeout} s: {answer!r}"
-            return answer
-        time.sleep(interval)
 
 
 def register(api: httpx.Client, upstream: Upstream) -> dict:

@@ -270,3 +270,14 @@ def redis_server() -> str:
     except redis.RedisError as error:
         pytest.skip(f"Redis at {REDIS_URL} is unreachable: {error}")
     return REDIS_URL
+
+
+@pytest.fixture
+def cluster_settings(tmp_path, redis_server) -> dict:
+    """The settings two processes of one gateway share: a database, a Redis and a prefix of their own."""
+    return {
+        "database_url": f"sqlite:///{tmp_path / 'shared.db'}",
+        "cache_type": "redis",
+        "redis_url": redis_server,
+        "redis_prefix": f"forge-test-{os.urandom(6).hex()}",
+    }

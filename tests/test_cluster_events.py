@@ -10,7 +10,6 @@ Two gateways on one SQLite file and one Redis prefix stand for two workers (or r
 from __future__ import annotations
 
 import asyncio
-import os
 
 import httpx
 import pytest
@@ -27,17 +26,6 @@ pytestmark = pytest.mark.redis
 
 BOUND = 10  # seconds an event is given to arrive; a bound on waiting, not an assertion of speed
 ONLY_THE_EVENT = "3600"  # an AUTH_REVOCATION_REFRESH no test waits for: the re-read explains nothing
-
-
-@pytest.fixture
-def shared(tmp_path, redis_server) -> dict:
-    """The settings two processes of one gateway share: a database, a Redis and its prefix."""
-    return {
-        "database_url": f"sqlite:///{tmp_path / 'shared.db'}",
-        "cache_type": "redis",
-        "redis_url": redis_server,
-        "redis_prefix": f"forge-test-{os.urandom(6).hex()}",
-    }
 
 
 class Recorder:
@@ -59,10 +47,10 @@ class Failing:
         raise RuntimeError("this handler is broken")
 
 
-def test_an_event_reaches_the_other_processes_plugins_never_the_senders(start_forge, shared, caplog):
+def test_an_event_reaches_the_other_processes_plugins_never_the_senders(start_forge, cluster_settings, caplog):
     here, there = Recorder(), Recorder()
-    first = start_forge(plugins=[here, Failing()], **shared)
-    second = start_forge(plugins=[there, Failing()], **shared)
+    first = start_forge(plugins=[here, Failing()], **cluster_settings)
+    second = start_forge(plugins=[there, Failing()], **cluster_settings)
 
     first.run(first.gateway.publish_cluster_event("test.greeting", {"hello": ["world", 1]}))
     assert eventually(lambda: there.received, timeout=BOUND) == [("test.greeting", {"hello": ["world", 1]})]
@@ -87,11 +75,11 @@ def test_alone_publishing_tells_nobody_and_data_must_be_json(start_forge):
 
 
 async def test_a_revocation_through_one_process_ends_the_token_on_the_other_at_once(
-    start_forge, shared, monkeypatch
+    start_forge, cluster_settings, monkeypatch
 ):
     monkeypatch.setenv("AUTH_REVOCATION_REFRESH", ONLY_THE_EVENT)
-    one = start_forge(**GUARDED, **shared, auth_recheck_seconds=NEVER)
-    two = start_forge(**GUARDED, **shared, auth_recheck_seconds=NEVER)
+    one = start_forge(**GUARDED, **cluster_settings, auth_recheck_seconds=NEVER)
+    two = start_forge(**GUARDED, **cluster_settings, auth_recheck_seconds=NEVER)
     (token, jti), (other, _) = issue(one, "ada"), issue(one, "bob")
     async with Connections(two, token, kinds=("websocket", "sse")) as ada, Connections(
         two, other, kinds=("websocket",)
@@ -103,11 +91,11 @@ async def test_a_revocation_through_one_process_ends_the_token_on_the_other_at_o
         assert bob.still_open() == ["websocket"]
 
 
-def test_a_malformed_revocation_event_is_ignored(start_forge, shared, monkeypatch):
+def test_a_malformed_revocation_event_is_ignored(start_forge, cluster_settings, monkeypatch):
     monkeypatch.setenv("AUTH_REVOCATION_REFRESH", ONLY_THE_EVENT)
     recorder = Recorder()
-    one = start_forge(**GUARDED, **shared)
-    two = start_forge(plugins=[recorder], **GUARDED, **shared)
+    one = start_forge(**GUARDED, **cluster_settings)
+    two = start_forge(plugins=[recorder], **GUARDED, **cluster_settings)
     token, jti = issue(one, "ada")
     for data in ({"jti": 7}, {"jti": "x" * 256}, {"jti": "has space"}, [jti], jti, None):
         one.run(one.gateway.publish_cluster_event("auth_basic_jwt.revoked", data))
@@ -127,14 +115,14 @@ def _revoked_of(server) -> frozenset[str]:
     return authenticator_of(server.gateway).revoked.jtis
 
 
-def test_forge_token_revoke_tells_the_gateways_sharing_its_redis(start_forge, shared, tmp_path, monkeypatch):
+def test_forge_token_revoke_tells_the_gateways_sharing_its_redis(start_forge, cluster_settings, tmp_path, monkeypatch):
     monkeypatch.setenv("AUTH_REVOCATION_REFRESH", ONLY_THE_EVENT)
-    running = start_forge(**GUARDED, **shared)
+    running = start_forge(**GUARDED, **cluster_settings)
     token, jti = issue(running, "ada")
     monkeypatch.chdir(tmp_path)  # no developer's .env
     env = {
-        "DATABASE_URL": shared["database_url"], "JWT_SECRET_KEY": SECRET, "CACHE_TYPE": "redis",
-        "REDIS_URL": shared["redis_url"], "REDIS_PREFIX": shared["redis_prefix"],
+        "DATABASE_URL": cluster_settings["database_url"], "JWT_SECRET_KEY": SECRET, "CACHE_TYPE": "redis",
+        "REDIS_URL": cluster_settings["redis_url"], "REDIS_PREFIX": cluster_settings["redis_prefix"],
     }
     result = CliRunner().invoke(build_cli(), ["token", "revoke", jti], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -31,17 +31,6 @@ URI = "mem://alpha/greeting"
 UPDATED = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": URI}}
 
 
-@pytest.fixture
-def shared(tmp_path, redis_server) -> dict:
-    """The settings two processes of one gateway share: a database, a Redis and its prefix."""
-    return {
-        "database_url": f"sqlite:///{tmp_path / 'shared.db'}",
-        "cache_type": "redis",
-        "redis_url": redis_server,
-        "redis_prefix": f"forge-test-{os.urandom(6).hex()}",
-    }
-
-
 def announcements(forge) -> list[str]:
     """The URIs this Forge notifies its own subscribers of from now on, in order."""
     heard: list[str] = []
@@ -99,8 +88,8 @@ class Subscriber:
 
 
 @pytest.mark.redis
-def test_two_processes_hearing_one_update_notify_each_subscriber_once(start_forge, shared):
-    first, second = start_forge(**shared), start_forge(**shared)
+def test_two_processes_hearing_one_update_notify_each_subscriber_once(start_forge, cluster_settings):
+    first, second = start_forge(**cluster_settings), start_forge(**cluster_settings)
     on_first_subscriber, on_second_subscriber = Subscriber(first), Subscriber(second)
     on_first, on_second = upstream_on(first), upstream_on(second)
 
@@ -113,8 +102,8 @@ def test_two_processes_hearing_one_update_notify_each_subscriber_once(start_forg
 
 
 @pytest.mark.redis
-def test_two_processes_hearing_one_update_announce_it_once_each(start_forge, shared):
-    first, second = start_forge(**shared), start_forge(**shared)
+def test_two_processes_hearing_one_update_announce_it_once_each(start_forge, cluster_settings):
+    first, second = start_forge(**cluster_settings), start_forge(**cluster_settings)
     first_heard, second_heard = announcements(first), announcements(second)
     on_first, on_second = upstream_on(first), upstream_on(second)
 
@@ -133,8 +122,8 @@ def test_two_processes_hearing_one_update_announce_it_once_each(start_forge, sha
 
 
 @pytest.mark.redis
-def test_the_relaying_process_relays_a_second_update_within_the_window(start_forge, shared):
-    first, second = start_forge(**shared), start_forge(**shared)
+def test_the_relaying_process_relays_a_second_update_within_the_window(start_forge, cluster_settings):
+    first, second = start_forge(**cluster_settings), start_forge(**cluster_settings)
     first_heard, second_heard = announcements(first), announcements(second)
     on_first = upstream_on(first)
 

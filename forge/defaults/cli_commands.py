@@ -94,9 +94,9 @@ def _missing(server: str) -> None:
 def _hypercorn(settings, app) -> None:
     """One worker: `app` served in this process. Several: worker processes (`_hypercorn_workers`).
     Either way each is told of SIGTERM before Hypercorn stops listening (`_serve_here`)."""
-    from hypercorn.config import Config
+    from forge.defaults.hypercorn_tuning import ForgeHypercornConfig
 
-    config = Config()
+    config = ForgeHypercornConfig()
     config.application_path = f"{APP_FACTORY}()"
     config.bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
     config.workers = settings.workers
@@ -118,6 +118,10 @@ async def _serve_here(app, config, sockets=None, told=None) -> None:
     period and then be cut."""
     from hypercorn.asyncio.run import worker_serve
     from hypercorn.utils import wrap_app
+
+    from forge.defaults.hypercorn_tuning import use_lean_connections
+
+    use_lean_connections()
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,8 +12,10 @@ on the second core, so Forge has a core to itself. It prints:
 (a) tools/call throughput and p50/p99 latency at concurrency 1, 32 and 256: the REST tool through
     Forge's /rpc (plain JSON-RPC) and /mcp (the stateless 2026-07-28 envelope), against the same
     client calling the echo upstream directly; and the MCP tool through /rpc, against the same
-    client posting to the MCP echo the very request Forge sends it. The direct rows are also the
-    ceiling of the load generator, so a reader sees it is not what limits Forge.
+    client posting to the MCP echo the very request Forge sends it. A level's five rows are
+    measured in turns, round after round, so each Forge row and its direct row share the
+    machine's quiet and busy spells. The direct rows are also the ceiling of the load generator,
+    so a reader sees it is not what limits Forge.
 (b) tools/list with 10, 1,000 and N (10,000) registered tools: the first page (500 tools at
     most) and a walk of every page. Tools past the first ten are bulk-inserted into the
     database; five more are then created through the REST API, which brings them live (each
@@ -284,18 +286,21 @@ class Bench:
 
     def load(self, target: dict, concurrency: int, label: str = "") -> dict:
         """One `load` run of the load generator against Forge, with the CPU Forge and the echo server spent."""
-        return self.side_by_side([(self.forge, target)], concurrency, label)[0]
+        return self.side_by_side([(self.forge, target)], concurrency, [label])[0]
 
-    def side_by_side(self, rows: list[tuple[object, dict]], concurrency: int, label: str = "") -> list[dict]:
+    def side_by_side(self, rows: list[tuple[object, dict]], concurrency: int, labels: list[str] | None = None) -> list[dict]:
         """Each (serving process, target) of `rows` measured once a round, in turns, for `rounds`
         rounds; the fastest round of each row is kept (its CPU is counted on its own process).
+        `labels` name the rows in notes and py-spy profiles.
 
         The best of `rounds`: a busy neighbour on a shared machine only ever slows a run down, so the
         fastest round is the one nearest to what the code costs (every row is treated alike). Taken
         in turns, rows compared in one ratio share the machine's quiet and busy spells alike."""
+        labels = labels or [""] * len(rows)
         best: list[dict | None] = [None] * len(rows)
         for round_number in range(self.plan.rounds):
             for index, (serving, target) in enumerate(rows):
+                label = labels[index]
                 profiled = round_number == 0 and label and serving is self.forge and target["port"] == self.forge_port
                 profiler = self._profile(f"{label}-c{concurrency}") if profiled else None
                 result = self._loadgen(self._load_spec(serving, target, concurrency))
@@ -304,7 +309,7 @@ class Bench:
                 kept = best[index]
                 if kept is None or (result["rps"] > kept["rps"] and not result["errors"]):
                     best[index] = result
-        for (serving, target), result in zip(rows, best):
+        for (serving, target), result, label in zip(rows, best, labels):
             count, spent = result["requests"], result["cpu_seconds"]
             for name in ("forge", "echo"):
                 result[f"{name}_cpu_ms"] = spent[name] / count * 1000 if count else float("nan")
@@ -461,10 +466,11 @@ def run(plan: Plan, folder: Path) -> list[str]:
         out += [f"start   : Forge answered /health {started_in:.2f} s after `forge serve` began",
                 f"plugins : {loaded_plugins(bench.database, bench.folder)}", ""]
 
-        calls = {}  # (a)
+        calls = {}  # (a): a level's rows in turns, so that each Forge row and its direct row share the machine's moods
+        targets = call_targets(bench.echo_port, bench.forge_port)
         for concurrency in LEVELS:
-            for label, target in call_targets(bench.echo_port, bench.forge_port).items():
-                calls[label, concurrency] = bench.load(target, concurrency, label)
+            results = bench.side_by_side([(bench.forge, target) for target in targets.values()], concurrency, list(targets))
+            calls.update({(label, concurrency): result for label, result in zip(targets, results)})
         memory[f"after the tools/call runs, {plan.sizes[0]} tools"] = bench.idle_memory()
         out += report_calls(calls)
         comparison = compare_phase(bench, plan)  # (d), (e)
@@ -518,7 +524,8 @@ def compare_phase(bench: Bench, plan: Plan) -> list[str]:
 
 def report_calls(calls: dict) -> list[str]:
     out = ["(a) tools/call of a REST tool and of an MCP tool (imported from a gateway) whose upstream is the loopback",
-           "    echo server, each vs the same client calling its upstream directly (x direct and +p50 against that row)"]
+           "    echo server, each vs the same client calling its upstream directly (x direct and +p50 against that row);",
+           "    a level's rows measured in turns, round after round"]
     rows = []
     for (label, concurrency), result in calls.items():
         baseline = BASELINES[label]

@@ -59,6 +59,7 @@ MODERN = "2026-07-28"
 ARGUMENTS = {"text": "hello"}
 API_WRITES_PER_STEP = 5
 LEVELS = (1, 32, 256)  # tools/call concurrency
+LATENCY_ROUNDS_FACTOR = 2  # concurrency 1 takes this many times the rounds (see Bench.side_by_side)
 # The MCP echo (POST /mcp of bench/echo.py) as a gateway; Forge imports its tool `echo` under the
 # name "<prefix>.<upstream name>".
 MCP_GATEWAY = {"name": "echo_mcp", "transport": "streamable_http", "prefix": "mcp"}
@@ -295,10 +296,12 @@ class Bench:
 
         The best of `rounds`: a busy neighbour on a shared machine only ever slows a run down, so the
         fastest round is the one nearest to what the code costs (every row is treated alike). Taken
-        in turns, rows compared in one ratio share the machine's quiet and busy spells alike."""
+        in turns, rows compared in one ratio share the machine's quiet and busy spells alike. At
+        concurrency 1, where one busy spell decides a row's latency, there are
+        `LATENCY_ROUNDS_FACTOR` times as many rounds (each is short: one client)."""
         labels = labels or [""] * len(rows)
         best: list[dict | None] = [None] * len(rows)
-        for round_number in range(self.plan.rounds):
+        for round_number in range(self.plan.rounds * (LATENCY_ROUNDS_FACTOR if concurrency == 1 else 1)):
             for index, (serving, target) in enumerate(rows):
                 label = labels[index]
                 profiled = round_number == 0 and label and serving is self.forge and target["port"] == self.forge_port
@@ -454,7 +457,7 @@ def run(plan: Plan, folder: Path) -> list[str]:
     out = ["Forge benchmark", *machine_lines((bench.forge_core, bench.client_core), http_implementation())]
     out.append(
         f"timing  : {plan.warmup:g} s warm-up + {plan.duration:g} s per measurement (at most {plan.max_requests:,} "
-        f"requests), the fastest of {plan.rounds} round(s) kept; latency is per request, wall clock, at the client"
+        f"requests), the fastest of {plan.rounds} round(s) kept ({plan.rounds * LATENCY_ROUNDS_FACTOR} at concurrency 1); latency is per request, wall clock, at the client"
     )
     try:
         started_in = bench.start()

@@ -211,6 +211,17 @@ def api(forge) -> Iterator[httpx.Client]:
         yield client
 
 
+# What a Streamable HTTP client accepts and sends.
+ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+@pytest.fixture
+def wire(forge) -> Iterator[httpx.Client]:
+    """An HTTP client of `forge` speaking Streamable HTTP's content types (tests/test_mcp_wire.py)."""
+    with httpx.Client(base_url=forge.url, headers=ACCEPT, timeout=10) as client:
+        yield client
+
+
 # --- PostgreSQL: tests marked `postgres` get a fresh database of their own ------------------------
 
 POSTGRES_URL = os.environ.get("FORGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -7,19 +7,14 @@ import httpx
 import orjson
 import pytest
 
-ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+from tests.conftest import ACCEPT
+
 MODERN = "2026-07-28"
 META = {
     "io.modelcontextprotocol/protocolVersion": MODERN,
     "io.modelcontextprotocol/clientCapabilities": {},
     "io.modelcontextprotocol/clientInfo": {"name": "raw-httpx", "version": "0"},
 }
-
-
-@pytest.fixture
-def wire(forge):
-    with httpx.Client(base_url=forge.url, headers=ACCEPT, timeout=10) as client:
-        yield client
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from jsonschema import SchemaError, validators
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.functional_serializers import PlainSerializer
 
+from forge.mcp.param_headers import param_header_problem
 from forge.secrets import MASK, mask_values
 from forge.services.prompts import PromptError, check_template
 from forge.services.uri_templates import UriTemplate, UriTemplateError
@@ -49,6 +50,16 @@ def check_object_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
         raise ValueError(f"not a valid JSON Schema: {error.message}") from None
     if schema.get("type", "object") != "object":
         raise ValueError(f'must describe an object ("type": "object"), not {schema["type"]!r}')
+    return schema
+
+
+def check_input_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A tool's input schema: an object schema whose `x-mcp-header` annotations, if any, follow
+    the 2026-07-28 rules (clients drop a tool that breaks them; forge.mcp.param_headers)."""
+    schema = check_object_schema(schema)
+    problem = param_header_problem(schema)
+    if problem is not None:
+        raise ValueError(problem)
     return schema
 
 
@@ -131,7 +142,8 @@ class ToolFields(Strict):
     timeout: float | None = Field(None, gt=0, le=3600)
     enabled: bool | None = None
 
-    _schemas = field_validator("input_schema", "output_schema")(classmethod(lambda cls, v: check_object_schema(v)))
+    _input_schema = field_validator("input_schema")(classmethod(lambda cls, v: check_input_schema(v)))
+    _output_schema = field_validator("output_schema")(classmethod(lambda cls, v: check_object_schema(v)))
     _url = field_validator("url")(classmethod(lambda cls, v: check_url_template(v)))
     _not_null = not_null("method", "enabled")
 

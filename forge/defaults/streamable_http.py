@@ -28,6 +28,7 @@ from forge.hookspecs import hookimpl
 from forge.mcp import jsonrpc
 from forge.mcp.context import Connection
 from forge.mcp.jsonrpc import HEADER_MISMATCH, INVALID_REQUEST, McpError
+from forge.mcp.param_headers import HEADER_PREFIX as PARAM_HEADER_PREFIX
 from forge.mcp.session import Session
 from forge.mcp.subscriptions import Subscription
 from forge.mcp.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE, META_PROTOCOL_VERSION, is_modern
@@ -376,11 +377,12 @@ async def wait_for_disconnect(receive) -> None:
 
 
 def refuse_duplicated_routing_headers(scope) -> None:
-    """A routing header sent twice is ambiguous (first-copy and last-copy readers would disagree)."""
+    """A routing or Mcp-Param-* header sent twice is ambiguous (first-copy and last-copy readers
+    would disagree)."""
     seen = set()
     for name, _ in scope["headers"]:
         name = name.decode("latin-1").lower()
-        if name in ROUTING_HEADERS:
+        if name in ROUTING_HEADERS or name.startswith(PARAM_HEADER_PREFIX):
             if name in seen:
                 raise McpError(HEADER_MISMATCH, f"Header mismatch: the {name} header was sent more than once")
             seen.add(name)

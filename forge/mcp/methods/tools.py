@@ -8,6 +8,7 @@ from __future__ import annotations
 from forge.mcp.client_requests import asker
 from forge.mcp.jsonrpc import INVALID_PARAMS, McpError
 from forge.mcp.methods.scope import optional_object, page, required_string, scope_of
+from forge.mcp.param_headers import check_param_headers
 from forge.services import tools
 
 
@@ -21,6 +22,9 @@ async def call_tool(gateway, params: dict, context) -> dict:
     tool = scope_of(gateway, context).tools.get(name)
     if tool is None:
         raise McpError(INVALID_PARAMS, unknown_tool(gateway.catalog, name, context.server_id))
+    connection = context.connection
+    if context.modern and connection.routing_headers is not None and connection.headers is not None:
+        check_param_headers(tool.get("input_schema"), arguments, connection.headers)
     invocation = context.invocation(params, asker(context))
     return await tools.call_tool(gateway, tool, arguments, context.principal, context.server_id, invocation)
 

@@ -47,6 +47,10 @@ def ui_path() -> str:
 
 
 def is_https() -> bool:
+    """Whether the browser reached us over HTTPS, so cookies get `Secure`. Behind TRUSTED_PROXIES
+    the scheme is already the client's (forge.forwarded); X-Forwarded-Proto is also believed from
+    any peer here because it can only add `Secure` (a liar loses their own cookies), and a TLS
+    proxy left out of TRUSTED_PROXIES should not cost the session cookie its flag."""
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return request.scheme == "https" or forwarded == "https"
 

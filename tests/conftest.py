@@ -21,10 +21,13 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from forge.app import create_app
+from forge.defaults.hypercorn_tuning import ForgeHypercornConfig, use_lean_connections
 from forge.settings import Settings
+
+# Served as `forge serve` serves: Hypercorn with Forge's connection handling (every test's server).
+use_lean_connections()
 
 # Tests never read the developer's .env or environment for Forge's settings.
 for _name in Settings.model_fields:
@@ -50,8 +53,9 @@ def eventually(check, timeout: float = 20.0, interval: float = 0.05):
 
 
 class AsgiServerThread:
-    """An ASGI app served by Hypercorn on its own event loop, in a background thread, on a loopback
-    port; `start` returns once GET `ready_path` answers 200 and `ready()` holds."""
+    """An ASGI app served by Hypercorn (tuned as `forge serve` tunes it) on its own event loop, in
+    a background thread, on a loopback port; `start` returns once GET `ready_path` answers 200 and
+    `ready()` holds."""
 
     what = "the server"
     ready_path = "/"
@@ -71,7 +75,7 @@ class AsgiServerThread:
     def _run(self):
         asyncio.set_event_loop(self._loop)
         self._stopping = asyncio.Event()
-        config = Config()
+        config = ForgeHypercornConfig()
         config.bind = [f"127.0.0.1:{self.port}"]
         config.accesslog = None
         config.errorlog = None

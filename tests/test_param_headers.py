@@ -157,3 +157,16 @@ async def test_the_official_client_mirrors_the_headers_forge_expects(forge, depl
         assert "deploy" in [tool.name for tool in (await client.list_tools()).tools]  # teaches the client the headers
         result = await client.call_tool("deploy", {**ARGUMENTS, "region": "Zürich"})
     assert result.is_error is False, result
+
+
+def test_federation_mirrors_the_declared_arguments_to_its_upstream():
+    from forge_plugins.federation.forwarding import param_headers
+
+    tool = {"definition": {"inputSchema": DEPLOY_SCHEMA}}
+    assert param_headers(tool, {**ARGUMENTS, "region": "Zürich"}) == {
+        "Mcp-Param-Region": "=?base64?WsO8cmljaA==?=", "Mcp-Param-Count": "42", "Mcp-Param-Dry": "true",
+        "Mcp-Param-Zone": "b",
+    }
+    broken = {"properties": {"size": {"type": "number", "x-mcp-header": "Size"}}}
+    assert param_headers({"definition": {"inputSchema": broken}}, {"size": 1.5}) == {}  # as a conforming client
+    assert param_headers({"definition": {}}, ARGUMENTS) == {}

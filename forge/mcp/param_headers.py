@@ -50,12 +50,10 @@ class ParamHeader:
     def key(self) -> str:
         return self.name.lower()
 
-
-def declared_param_headers(schema: Any) -> tuple[ParamHeader, ...]:
-    """The arguments `schema` mirrors into headers; () when none, or when an annotation breaks
-    the rules (`param_header_problem` says which)."""
-    declared, problem = _annotations(schema)
-    return () if problem else declared
+    @property
+    def token(self) -> str:
+        """What the schema's `x-mcp-header` says: Region."""
+        return self.name[len(HEADER_PREFIX) :]
 
 
 def param_header_problem(schema: Any) -> str | None:
@@ -101,11 +99,14 @@ def _annotations(schema: Any) -> tuple[tuple[ParamHeader, ...], str | None]:
 _declared_by_identity: dict[int, tuple[Any, tuple[ParamHeader, ...]]] = {}
 
 
-def _declared(schema: Any) -> tuple[ParamHeader, ...]:
+def declared_param_headers(schema: Any) -> tuple[ParamHeader, ...]:
+    """The arguments `schema` mirrors into headers; () when none, or when an annotation breaks
+    the rules (`param_header_problem` says which). Kept per schema object."""
     kept = _declared_by_identity.get(id(schema))
     if kept is not None and kept[0] is schema:
         return kept[1]
-    declared = declared_param_headers(schema)
+    declared, problem = _annotations(schema)
+    declared = () if problem else declared
     if len(_declared_by_identity) >= SCHEMAS_KEPT:
         _declared_by_identity.clear()
     _declared_by_identity[id(schema)] = (schema, declared)
@@ -117,7 +118,7 @@ def check_param_headers(schema: Any, arguments: Mapping[str, Any], headers: Mapp
     `headers`, names lower-cased) agree: both absent (a null argument counts as absent), or equal
     once the header's `=?base64?...?=` wrapping is undone. An integer argument also matches its
     decimal spelling with a zero fraction (42 and "42.0")."""
-    for declared in _declared(schema):
+    for declared in declared_param_headers(schema):
         sent = headers.get(declared.key)
         value = _value_at(arguments, declared.path)
         argument = ".".join(declared.path)

@@ -26,9 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mcp.shared.inbound import mcp_param_headers, x_mcp_header_map
+from mcp.shared.inbound import mcp_param_headers
 
 from forge.mcp.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND, McpError
+from forge.mcp.param_headers import declared_param_headers
 from forge.services.tools import error_result
 from forge_plugins.federation.held import HeldCalls
 from forge_plugins.federation.read_cache import ReadCache
@@ -182,6 +183,5 @@ def forwarded_meta(invocation) -> dict:
 
 def param_headers(tool: Mapping[str, Any], arguments: Mapping[str, Any]) -> dict[str, str]:
     """The Mcp-Param-* headers a 2026-07-28 upstream expects for the tool's x-mcp-header arguments."""
-    schema = (tool.get("definition") or {}).get("inputSchema")
-    header_map = x_mcp_header_map(schema) if isinstance(schema, Mapping) else {}
-    return mcp_param_headers(header_map, arguments) if header_map else {}
+    declared = declared_param_headers((tool.get("definition") or {}).get("inputSchema"))
+    return mcp_param_headers({header.path: header.token for header in declared}, arguments) if declared else {}

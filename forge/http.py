@@ -83,6 +83,14 @@ async def read_body(receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+async def discard_body(receive, limit: int) -> None:
+    """Read and drop an unread request body of at most `limit` bytes, before an error answer: a
+    server that closes a connection with the body unread makes the kernel reset it, and the client
+    can lose the answer with it. A larger body is left unread (the answer says Connection: close)."""
+    with contextlib.suppress(BodyTooLarge, ConnectionResetError):
+        await read_body(receive, limit)
+
+
 async def send_bytes(send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = JSON_HEADERS) -> None:
     await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote
 
 from forge import http
 from forge.auth import AuthenticationFailed, NotAllowed, mcp_principal
+from forge.keepalive import has_body
 from forge.mcp import jsonrpc
 from forge.mcp.channel import Channel
 from forge.mcp.jsonrpc import INVALID_REQUEST, McpError
@@ -65,6 +66,9 @@ class LegacySse:
                 raise HttpError(406, INVALID_REQUEST, "Not Acceptable: accept text/event-stream")
             principal, server_id = await self._admit(scope, headers)
         except HttpError as failure:
+            if has_body(scope):  # a stream is opened without one
+                await http.discard_body(receive, self.gateway.settings.max_body_bytes)
+                failure.headers.append((b"connection", b"close"))
             await failure.send(send)
             return
         channel = Channel(self.gateway.engine, principal, server_id, transport="sse")
@@ -92,6 +96,7 @@ class LegacySse:
             await send({"type": "websocket.close", "code": 1008})
             return
         headers = http.header_map(scope)
+        reading = False  # once the body is being read, an error has read it or found it too large
         try:
             if scope["method"] != "POST":
                 raise HttpError(
@@ -105,9 +110,12 @@ class LegacySse:
                 raise HttpError(404, SESSION_NOT_FOUND, f"Session not found: {CREDENTIAL_GONE}")
             if "application/json" not in headers.get("content-type", "application/json"):
                 raise HttpError(415, INVALID_REQUEST, "Unsupported Media Type: send application/json")
+            reading = True
             message = await self._read_message(receive)
         except HttpError as failure:
-            # The body may be unread: the connection cannot carry another request.
+            if not reading and has_body(scope):
+                await http.discard_body(receive, self.gateway.settings.max_body_bytes)
+            # The body may be unread (too large): the connection cannot carry another request.
             failure.headers.append((b"connection", b"close"))
             await failure.send(send)
             return
